@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    # ninja in INSTALLED_APPS makes its docs page use the bundled Swagger UI, not a CDN.
+    "ninja",
     "gonghui.audit",
     "gonghui.regions",
     "gonghui.orgs",
@@ -149,9 +151,14 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 AXES_VERBOSE = False
+# JSON for the API, the lockout page for the web; both 429.
+AXES_LOCKOUT_CALLABLE = "gonghui.accounts.lockout.lockout_response"
 # Lock by account only: a union office sits behind one shared address, and locking the address
 # would lock every colleague out because one of them mistyped (the check warns about that choice).
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# API bearer tokens (POST /api/v1/auth/token) live this long.
+GONGHUI_API_TOKEN_TTL_HOURS = int(os.environ.get("GONGHUI_API_TOKEN_TTL_HOURS", "12"))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
