@@ -48,8 +48,10 @@ def _new_data_key() -> str:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("GONGHUI_SECRET_KEY") or _local_secret("secret_key", _new_secret_key)
 # The key for personal data (ID numbers, phones). Several keys separated by commas rotate:
-# the first encrypts, all decrypt. The keyed hash (HMAC) key is derived from the first.
+# the first encrypts, all decrypt. The keyed hash (HMAC) key is derived from GONGHUI_HASH_KEY
+# when set, else from the first data key: pin it to the old key before rotating (see lib/crypto.py).
 GONGHUI_DATA_KEY = os.environ.get("GONGHUI_DATA_KEY") or _local_secret("data_key", _new_data_key)
+GONGHUI_HASH_KEY = os.environ.get("GONGHUI_HASH_KEY", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")

@@ -2,8 +2,11 @@
 
 - `encrypt` / `decrypt`: Fernet (AES-128-CBC + HMAC-SHA256, authenticated). `GONGHUI_DATA_KEY` may
   hold several comma-separated keys: the first encrypts, all decrypt (MultiFernet), so keys rotate.
-- `keyed_hash`: HMAC-SHA256 under a key derived (HKDF) from the first data key and a purpose label,
-  so equal values find each other (uniqueness, look-up) without the value being stored.
+  `reencrypt` moves a ciphertext to the first key (MultiFernet.rotate) once a new key is put first.
+- `keyed_hash`: HMAC-SHA256 under a key derived (HKDF) from a root key and a purpose label, so equal
+  values find each other (uniqueness, look-up) without the value being stored. The root is
+  `GONGHUI_HASH_KEY` when set, otherwise the first data key. Rotating the data key therefore changes
+  the hashes unless `GONGHUI_HASH_KEY` is set to the old first key before the new key is put first.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "keyed_hash"]
+__all__ = ["InvalidToken", "decrypt", "encrypt", "keyed_hash", "reencrypt"]
 
 
 def _keys() -> list[str]:
-    return [k.strip() for k in settings.GONGHUI_DATA_KEY.split(",") if k.strip()]
+    keys = [k.strip() for k in (settings.GONGHUI_DATA_KEY or "").split(",") if k.strip()]
+    if not keys:
+        raise ImproperlyConfigured("GONGHUI_DATA_KEY is empty: personal data cannot be encrypted")
+    return keys
 
 
 @lru_cache(maxsize=4)
@@ -30,9 +37,9 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
 
 
 @lru_cache(maxsize=16)
-def _hash_key(first_key: str, purpose: str) -> bytes:
+def _hash_key(root_key: str, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"gonghui-keyed-hash", info=purpose.encode()).derive(
-        first_key.encode()
+        root_key.encode()
     )
 
 
@@ -49,9 +56,20 @@ def decrypt(ciphertext: str) -> str:
     return _fernet(tuple(_keys())).decrypt(ciphertext.encode()).decode()
 
 
+def reencrypt(ciphertext: str) -> str:
+    """The same plaintext encrypted under the first key (for key rotation); empty stays empty."""
+    if not ciphertext:
+        return ""
+    return _fernet(tuple(_keys())).rotate(ciphertext.encode()).decode()
+
+
+def _hash_root() -> str:
+    return (getattr(settings, "GONGHUI_HASH_KEY", "") or "").strip() or _keys()[0]
+
+
 def keyed_hash(purpose: str, value: str) -> str:
     """Hex HMAC-SHA256 of a normalised value under the purpose's key ("id_number", "phone")."""
     if not value:
         return ""
-    key = _hash_key(_keys()[0], purpose)
+    key = _hash_key(_hash_root(), purpose)
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
