@@ -11,5 +11,7 @@ class AccountsConfig(AppConfig):
         from . import signals
 
         auth_signals.user_logged_in.connect(signals.on_logged_in, dispatch_uid="gonghui.accounts.login")
-        auth_signals.user_login_failed.connect(signals.on_login_failed, dispatch_uid="gonghui.accounts.login_failed")
+        auth_signals.user_login_failed.connect(
+            signals.on_login_failed, dispatch_uid="gonghui.accounts.login_failed"
+        )
         auth_signals.user_logged_out.connect(signals.on_logged_out, dispatch_uid="gonghui.accounts.logout")

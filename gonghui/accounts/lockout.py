@@ -11,7 +11,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 API_PREFIX = "/api/"
-LOCKED_DETAIL = "账户因多次登录失败已被锁定，请稍后再试 / account locked after too many failed sign-ins; try again later"
+LOCKED_DETAIL = (
+    "账户因多次登录失败已被锁定，请稍后再试 / account locked after too many failed sign-ins; try again later"
+)
 
 
 def lockout_response(

@@ -129,7 +129,9 @@ def role_revoke(*, user: User, org: Org, actor: User | None = None) -> None:
     if deleted is None:
         raise AccountsError(f"用户 {user.username!r} 在组织 {org.code!r} 中没有角色")
     Role.objects.filter(user=user, org=org).delete()
-    audit_record(actor=actor, action="accounts.role_revoke", target=user, detail={"org": org.code, "from": deleted})
+    audit_record(
+        actor=actor, action="accounts.role_revoke", target=user, detail={"org": org.code, "from": deleted}
+    )
 
 
 def _token_hash(token: str) -> str:
@@ -217,7 +219,10 @@ def api_token_revoke(*, token: str, actor: User | None = None) -> bool:
     if found is None:
         return False
     audit_record(
-        actor=actor or found.user, action="accounts.token_revoke", target=found.user, detail={"token_id": found.pk}
+        actor=actor or found.user,
+        action="accounts.token_revoke",
+        target=found.user,
+        detail={"token_id": found.pk},
     )
     found.delete()
     return True

@@ -104,8 +104,6 @@ def _page(queryset: QuerySet, page: int, page_size: int) -> tuple[int, list]:
     return queryset.count(), list(queryset[start : start + page_size])
 
 
-
-
 # ---- auth -------------------------------------------------------------------------------------
 
 
@@ -133,7 +131,10 @@ def me(request):
         "username": viewer.get_username(),
         "is_superuser": viewer.is_superuser,
         "can_unmask": viewer.has_perm("people.view_unmasked"),
-        "roles": [{"org_id": r.org_id, "org_code": r.org.code, "org_name": r.org.name, "role": r.role} for r in roles],
+        "roles": [
+            {"org_id": r.org_id, "org_code": r.org.code, "org_name": r.org.name, "role": r.role}
+            for r in roles
+        ],
     }
 
 
@@ -162,7 +163,10 @@ def people(
     found = person_list(viewer=request.auth, q=q, region_code=region_code, group_code=group)
     rows = found.values(*PERSON_ITEM_FIELDS.values())
     count, items = _page(rows, page, page_size)
-    return {"count": count, "items": [{key: row[col] for key, col in PERSON_ITEM_FIELDS.items()} for row in items]}
+    return {
+        "count": count,
+        "items": [{key: row[col] for key, col in PERSON_ITEM_FIELDS.items()} for row in items],
+    }
 
 
 @api.get(
@@ -206,12 +210,20 @@ def _orgs_in_scope(viewer) -> QuerySet:
 
 
 @api.get("/orgs", response=OrgPage, tags=["orgs"], summary="Union organisations in the viewer's subtree")
-def orgs(request, page: int = Query(1, ge=1, description="1-based page number"), page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE), kind: str = Query("", max_length=20)):
+def orgs(
+    request,
+    page: int = Query(1, ge=1, description="1-based page number"),
+    page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+    kind: str = Query("", max_length=20),
+):
     found = _orgs_in_scope(request.auth)
     if kind:
         found = found.filter(kind=kind)
     count, items = _page(found.values(*ORG_ITEM_FIELDS.values()), page, page_size)
-    return {"count": count, "items": [{key: row[col] for key, col in ORG_ITEM_FIELDS.items()} for row in items]}
+    return {
+        "count": count,
+        "items": [{key: row[col] for key, col in ORG_ITEM_FIELDS.items()} for row in items],
+    }
 
 
 @api.get(
@@ -228,7 +240,10 @@ def org(request, org_id: int):
         pk=org_id,
     )
     return {
-        **{key: getattr(o, key) for key in ("id", "code", "name", "kind", "status", "parent_id", "founded_on")},
+        **{
+            key: getattr(o, key)
+            for key in ("id", "code", "name", "kind", "status", "parent_id", "founded_on")
+        },
         "region_code": o.region.code if o.region_id else None,
         "covers_regions": [r.code for r in o.covers_regions.all()],
         "covers_groups": [g.code for g in o.covers_groups.all()],

@@ -33,7 +33,9 @@ def ids(response):
 def test_it_issues_a_token_for_good_credentials_and_stores_only_its_hash(client, world, settings):
     settings.GONGHUI_API_TOKEN_TTL_HOURS = 12
     response = client.post(
-        "/api/v1/auth/token", {"username": "suburb", "password": world.password}, content_type="application/json"
+        "/api/v1/auth/token",
+        {"username": "suburb", "password": world.password},
+        content_type="application/json",
     )
     assert response.status_code == 200
     token = response.json()["token"]
@@ -48,7 +50,9 @@ def test_it_issues_a_token_for_good_credentials_and_stores_only_its_hash(client,
 
 def test_it_refuses_a_bad_password_with_401_in_chinese_and_english(client, world):
     response = client.post(
-        "/api/v1/auth/token", {"username": "suburb", "password": "wrong-password"}, content_type="application/json"
+        "/api/v1/auth/token",
+        {"username": "suburb", "password": "wrong-password"},
+        content_type="application/json",
     )
     assert response.status_code == 401
     detail = response.json()["detail"]
@@ -60,7 +64,9 @@ def test_it_refuses_a_bad_password_with_401_in_chinese_and_english(client, world
 
 def test_it_refuses_an_unknown_user_the_same_way_as_a_bad_password(client, world):
     response = client.post(
-        "/api/v1/auth/token", {"username": "nobody", "password": world.password}, content_type="application/json"
+        "/api/v1/auth/token",
+        {"username": "nobody", "password": world.password},
+        content_type="application/json",
     )
     assert response.status_code == 401
     assert "用户名或密码错误" in response.json()["detail"]
@@ -69,7 +75,9 @@ def test_it_refuses_an_unknown_user_the_same_way_as_a_bad_password(client, world
 def test_it_locks_the_token_endpoint_after_five_failures_even_for_the_right_password(client, world):
     def attempt(password):
         return client.post(
-            "/api/v1/auth/token", {"username": "suburb", "password": password}, content_type="application/json"
+            "/api/v1/auth/token",
+            {"username": "suburb", "password": password},
+            content_type="application/json",
         )
 
     statuses = [attempt("wrong-password").status_code for _ in range(5)]
@@ -82,7 +90,9 @@ def test_it_locks_the_token_endpoint_after_five_failures_even_for_the_right_pass
     assert not ApiToken.objects.exists()
     # Another persona is not affected: the lock is per account, not per address.
     other = client.post(
-        "/api/v1/auth/token", {"username": "city", "password": world.password}, content_type="application/json"
+        "/api/v1/auth/token",
+        {"username": "city", "password": world.password},
+        content_type="application/json",
     )
     assert other.status_code == 200
 
@@ -91,7 +101,9 @@ def test_it_locks_the_api_after_five_failed_web_logins(client, world):
     for _ in range(5):
         client.post("/accounts/login/", {"username": "suburb", "password": "wrong-password"})
     response = client.post(
-        "/api/v1/auth/token", {"username": "suburb", "password": world.password}, content_type="application/json"
+        "/api/v1/auth/token",
+        {"username": "suburb", "password": world.password},
+        content_type="application/json",
     )
     assert response.status_code == 429
 
@@ -188,7 +200,10 @@ def test_it_lists_items_with_the_documented_fields(client, world, people, bearer
 
 def test_it_filters_people_by_region_group_and_query(client, world, people, bearer):
     auth = bearer(world.city_user)
-    assert ids(get(client, "/api/v1/people?region_code=230811", auth)) == {people.suburb_a.pk, people.suburb_b.pk}
+    assert ids(get(client, "/api/v1/people?region_code=230811", auth)) == {
+        people.suburb_a.pk,
+        people.suburb_b.pk,
+    }
     assert ids(get(client, "/api/v1/people?region_code=230811100000", auth)) == {people.suburb_a.pk}
     assert ids(get(client, "/api/v1/people?group=courier", auth)) == {people.suburb_a.pk, people.qianjin_a.pk}
     assert ids(get(client, "/api/v1/people?q=李", auth)) == {people.suburb_b.pk}
@@ -250,7 +265,9 @@ def test_it_defaults_to_50_per_page_and_refuses_more_than_500(client, world, bea
         assert isinstance(response.json()["detail"], str)
 
 
-def test_it_lists_people_in_a_constant_number_of_queries(client, world, bearer, django_assert_max_num_queries):
+def test_it_lists_people_in_a_constant_number_of_queries(
+    client, world, bearer, django_assert_max_num_queries
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -327,7 +344,9 @@ def test_it_serves_the_openapi_schema_listing_people(client, db):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    assert {"/api/v1/people", "/api/v1/people/{person_id}", "/api/v1/auth/token", "/api/v1/orgs"} <= set(paths)
+    assert {"/api/v1/people", "/api/v1/people/{person_id}", "/api/v1/auth/token", "/api/v1/orgs"} <= set(
+        paths
+    )
     assert "security" in paths["/api/v1/people"]["get"]
     assert "security" not in paths["/api/v1/auth/token"]["post"]
 
