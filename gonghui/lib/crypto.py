@@ -38,9 +38,9 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
 
 @lru_cache(maxsize=16)
 def _hash_key(root_key: str, purpose: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"gonghui-keyed-hash", info=purpose.encode()).derive(
-        root_key.encode()
-    )
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"gonghui-keyed-hash", info=purpose.encode()
+    ).derive(root_key.encode())
 
 
 def encrypt(plaintext: str) -> str:

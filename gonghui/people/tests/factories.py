@@ -13,8 +13,8 @@ from gonghui.people.services import person_create
 
 
 def id_number_for(n: int, *, place: str = "230811") -> str:
-    """A distinct valid ID number per n (born in the 1970s-1990s, so a 15-digit form exists)."""
-    return make_id_number(place, date(1970, 1, 1) + timedelta(days=37 * n), n % 1000)
+    """A distinct valid ID number for each n below 14 million (born 1970-2008, a day per n)."""
+    return make_id_number(place, date(1970, 1, 1) + timedelta(days=n % 14000), (n // 14000) % 1000)
 
 
 class OccupationGroupFactory(factory.django.DjangoModelFactory):

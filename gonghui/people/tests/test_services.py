@@ -63,7 +63,11 @@ def test_it_gives_the_database_only_ciphertext_hash_and_masked_forms():
     assert fields["phone_masked"] == "138****5678"
     assert decrypt(fields["id_number_cipher"]) == ID18
     assert decrypt(fields["phone_cipher"]) == PHONE
-    assert (fields["birth_date"], fields["sex"], fields["birthplace_code"]) == (date(1985, 3, 7), "M", "230811")
+    assert (fields["birth_date"], fields["sex"], fields["birthplace_code"]) == (
+        date(1985, 3, 7),
+        "M",
+        "230811",
+    )
 
 
 def test_it_hashes_a_number_typed_differently_to_the_same_value():
@@ -209,7 +213,12 @@ def test_it_masks_names_in_the_update_audit_and_clears_a_phone(world):
     person = PersonFactory(name="吴九九", phone=PHONE, work_region=world.suburb)
     person_update(person=person, name="吴久久", phone=None)
     person.refresh_from_db()
-    assert (person.name, person.phone_cipher, person.phone_hash, person.phone_masked) == ("吴久久", "", "", "")
+    assert (person.name, person.phone_cipher, person.phone_hash, person.phone_masked) == (
+        "吴久久",
+        "",
+        "",
+        "",
+    )
     changes = AuditEvent.objects.get(action="person.update").detail["changes"]
     assert changes["name"] == {"from": "吴*九", "to": "吴*久"}
     assert changes["phone"] == {"from": "138****5678", "to": ""}
@@ -237,7 +246,9 @@ def suburb_person(world):
     return PersonFactory(name="郑十", id_number=ID18, phone=PHONE, work_region=world.suburb_town)
 
 
-def test_it_unmasks_for_a_permitted_viewer_in_scope_and_audits_the_fields_not_the_values(world, suburb_person):
+def test_it_unmasks_for_a_permitted_viewer_in_scope_and_audits_the_fields_not_the_values(
+    world, suburb_person
+):
     viewer = with_unmask_permission(world.district_user)
     values = person_unmask(viewer=viewer, person=suburb_person, ip="10.0.0.7")
     assert values == {"id_number": ID18, "phone": PHONE}
@@ -303,7 +314,12 @@ def test_it_keeps_no_plaintext_id_number_or_phone_anywhere_in_the_database(world
     viewer = with_unmask_permission(world.district_user)
 
     person = person_create(
-        name="郑十", id_number=ID15, phone="+86 138-1234-5678", group=group, work_region=world.suburb, actor=viewer
+        name="郑十",
+        id_number=ID15,
+        phone="+86 138-1234-5678",
+        group=group,
+        work_region=world.suburb,
+        actor=viewer,
     )
     person_create(name="钱十一", id_number=ID_X.lower(), phone="13700001111", work_region=world.qianjin)
     person_update(person=person, phone="13987654321", actor=viewer)
