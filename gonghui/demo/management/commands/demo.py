@@ -1,0 +1,101 @@
+"""`gonghui demo seed` and `gonghui demo logins`: the demo city on the command line."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+
+from gonghui.demo.services import (
+    DEFAULT_PEOPLE,
+    DEFAULT_SEED,
+    DEMO_ADDRESS,
+    DEMO_PASSWORD,
+    demo_is_seeded,
+    demo_logins,
+    demo_seed,
+)
+from gonghui.lib.cli import AreaCommand
+
+
+def _seed_arguments(parser) -> None:
+    parser.add_argument(
+        "--people", type=int, default=DEFAULT_PEOPLE, help=_("how many workers to generate (default 27000)")
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=_("random seed: the same seed gives the same city")
+    )
+    parser.add_argument(
+        "--if-empty",
+        action="store_true",
+        help=_("do nothing (and exit 0) when the database already holds people or orgs"),
+    )
+
+
+def _width(text: str) -> int:
+    """Columns a string takes on a terminal: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _width(text), 0)
+
+
+class Command(AreaCommand):
+    help = _("The demo city (Jiamusi): seed it into an empty database, list its logins.")
+    verbs = {
+        "seed": (
+            _("Seed the demo city: regions, union tree, employers, 27,000 synthetic workers, demo logins"),
+            _seed_arguments,
+            "seed",
+        ),
+        "logins": (_("Print the demo address and the demo logins"), None, "logins"),
+    }
+
+    def seed(self, *, people: int, seed: int, if_empty: bool, **options) -> None:
+        if if_empty and demo_is_seeded():
+            self.stdout.write(_g("The database already holds data: demo seed skipped."))
+            return
+        report = demo_seed(people=people, random_seed=seed, progress=self._progress)
+        kinds = ", ".join(f"{kind} {n}" for kind, n in report.orgs_by_kind.items())
+        self.stdout.write(
+            _g(
+                "Seeded the demo city in {seconds:.1f} s: {orgs} orgs ({kinds}), {employers} employers, "
+                "{people} people, logins: {logins}."
+            ).format(
+                seconds=report.seconds,
+                orgs=report.orgs,
+                kinds=kinds,
+                employers=report.employers,
+                people=report.people,
+                logins=", ".join(report.logins),
+            )
+        )
+        steps = ", ".join(f"{step} {s:.1f} s" for step, s in report.step_seconds.items())
+        self.stdout.write(_g("Steps: {steps}").format(steps=steps))
+
+    def _progress(self, step: str, done: int, total: int) -> None:
+        line = f"{step} {done}/{total}"
+        if self.stdout.isatty():
+            self.stdout.write("\r" + line, ending="\n" if done >= total else "")
+            self.stdout.flush()
+        elif done >= total or step == "people":
+            self.stdout.write(line)
+
+    def logins(self, **options) -> None:
+        rows = demo_logins()
+        self.stdout.write(_g("Demo city: {address}").format(address=DEMO_ADDRESS))
+        self.stdout.write(_g("Password for every demo login: {password}").format(password=DEMO_PASSWORD))
+        header = (_g("username"), _g("password"), _g("role"), _g("organisation"), _g("sees"))
+        table = [
+            (login.username, DEMO_PASSWORD, login.role, org.name if org else login.org_code, str(login.sees))
+            for login, org, _exists in rows
+        ]
+        widths = [max(_width(row[i]) for row in [header, *table]) for i in range(4)]
+        for row in [header, *table]:
+            self.stdout.write(
+                "  ".join(_pad(cell, w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+            )
+        if not all(exists for _login, _org, exists in rows):
+            self.stdout.write(_g("Not seeded yet: run `gonghui demo seed` first."))
