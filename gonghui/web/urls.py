@@ -4,4 +4,11 @@ from . import views
 
 urlpatterns = [
     path("", views.desk, name="desk"),
+    path("orgs/", views.orgs_list, name="orgs_list"),
+    path("orgs/<int:org_id>/", views.orgs_detail, name="orgs_detail"),
+    path("people/", views.people_list, name="people_list"),
+    path("people/<int:person_id>/", views.people_detail, name="people_detail"),
+    path("people/<int:person_id>/unmask/", views.people_unmask, name="people_unmask"),
+    path("regions/", views.regions_list, name="regions_list"),
+    path("regions/<str:code>/", views.regions_detail, name="regions_detail"),
 ]
