@@ -48,7 +48,9 @@ def normalize_credit_code(raw: str) -> str:
         raise InvalidCreditCode(f"统一社会信用代码应为 18 位，实为 {len(code)} 位")
     for position, ch in enumerate(code, start=1):
         if ch not in _VALUE:
-            raise InvalidCreditCode(f"统一社会信用代码第 {position} 位 {ch!r} 不是合法字符（不含 I、O、Z、S、V）")
+            raise InvalidCreditCode(
+                f"统一社会信用代码第 {position} 位 {ch!r} 不是合法字符（不含 I、O、Z、S、V）"
+            )
     expected = credit_check_char(code[:17])
     if code[17] != expected:
         raise InvalidCreditCode(f"统一社会信用代码校验位不符：应为 {expected}，实为 {code[17]}")

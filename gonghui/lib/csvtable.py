@@ -36,7 +36,9 @@ def read_text(source) -> str:
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise CsvTableError(1, f"文件不是 UTF-8 编码（第 {exc.start} 字节）；请另存为 UTF-8 CSV") from None
+            raise CsvTableError(
+                1, f"文件不是 UTF-8 编码（第 {exc.start} 字节）；请另存为 UTF-8 CSV"
+            ) from None
     return data.removeprefix("\ufeff")
 
 

@@ -28,7 +28,9 @@ def access_region(viewer, code: str) -> Region:
         full = normalize_region_code(str(code))
     except RegionCodeError:
         raise Http404("no such region") from None
-    region = Region.objects.filter(viewer_scope(viewer).regions_q(), code=full).select_related("parent").first()
+    region = (
+        Region.objects.filter(viewer_scope(viewer).regions_q(), code=full).select_related("parent").first()
+    )
     if region is None:
         raise Http404("no such region")
     return region

@@ -173,7 +173,9 @@ def _validate(raw_rows: list[tuple[int, dict[str, str]]], has_demo_column: bool)
                 pass
             continue
         if row.code in first_seen:
-            errors.append(RegionTableError(row.number, f"代码 {row.code} 重复（已见于第 {first_seen[row.code]} 行）"))
+            errors.append(
+                RegionTableError(row.number, f"代码 {row.code} 重复（已见于第 {first_seen[row.code]} 行）")
+            )
             continue
         first_seen[row.code] = row.number
         rows.append(row)
@@ -210,7 +212,9 @@ def regions_load_csv(*, source) -> RegionLoadReport:
 
     existing = {r.code: r for r in Region.objects.filter(code__in=[r.code for r in rows])}
     parent_ids = dict(
-        Region.objects.filter(code__in={r.parent_code for r in rows if r.parent_code}).values_list("code", "id")
+        Region.objects.filter(code__in={r.parent_code for r in rows if r.parent_code}).values_list(
+            "code", "id"
+        )
     )
     created = 0
     for level in RegionLevel:
@@ -229,9 +233,7 @@ def regions_load_csv(*, source) -> RegionLoadReport:
             Region.objects.bulk_create(new, batch_size=500)
             created += len(new)
             # Not every backend returns primary keys from a bulk insert: read them back.
-            parent_ids.update(
-                Region.objects.filter(code__in=[n.code for n in new]).values_list("code", "id")
-            )
+            parent_ids.update(Region.objects.filter(code__in=[n.code for n in new]).values_list("code", "id"))
 
     changed: list[Region] = []
     for r in rows:
@@ -247,4 +249,6 @@ def regions_load_csv(*, source) -> RegionLoadReport:
             changed.append(region)
     if changed:
         Region.objects.bulk_update(changed, ["name", "level", "parent", "is_demo"], batch_size=500)
-    return RegionLoadReport(created=created, updated=len(changed), unchanged=len(rows) - created - len(changed))
+    return RegionLoadReport(
+        created=created, updated=len(changed), unchanged=len(rows) - created - len(changed)
+    )

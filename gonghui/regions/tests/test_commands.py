@@ -36,7 +36,10 @@ def test_it_exits_2_on_a_missing_file(tmp_path):
 
 def test_it_has_help():
     result = subprocess.run(
-        [sys.executable, "-m", "gonghui", "regions", "load", "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "gonghui", "regions", "load", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0
     assert "Load a division table" in result.stdout

@@ -66,14 +66,24 @@ def test_it_accepts_parents_later_in_the_file():
 
 
 BAD_TABLES = [
-    pytest.param(GOOD + "230899001,某街道,township,230899\n", 7, "上级代码 230899000000 不存在", id="unknown-parent"),
+    pytest.param(
+        GOOD + "230899001,某街道,township,230899\n", 7, "上级代码 230899000000 不存在", id="unknown-parent"
+    ),
     pytest.param(GOOD + "2308A1,某区,county,2308\n", 7, "应只含数字", id="non-digit-code"),
-    pytest.param(GOOD + "23081,某区,county,2308\n", 7, "应为 2、4、6、9 或 12 位数字，实为 5 位", id="wrong-length"),
-    pytest.param(GOOD + "230911,某区,county,2308\n", 7, "不以上级代码的前缀 2308 开头", id="outside-parent-prefix"),
-    pytest.param(GOOD + "230811101,某区,county,2308\n", 7, "是乡级代码，与级别 county 不符", id="code-level-mismatch"),
+    pytest.param(
+        GOOD + "23081,某区,county,2308\n", 7, "应为 2、4、6、9 或 12 位数字，实为 5 位", id="wrong-length"
+    ),
+    pytest.param(
+        GOOD + "230911,某区,county,2308\n", 7, "不以上级代码的前缀 2308 开头", id="outside-parent-prefix"
+    ),
+    pytest.param(
+        GOOD + "230811101,某区,county,2308\n", 7, "是乡级代码，与级别 county 不符", id="code-level-mismatch"
+    ),
     pytest.param(GOOD + "230811101,某镇,township,2308\n", 7, "级别顺序不对", id="level-skips-county"),
     pytest.param(GOOD + "230812,某区,county,\n", 7, "缺少上级代码", id="missing-parent"),
-    pytest.param(GOOD + "230811,郊区二,county,2308\n", 7, "代码 230811000000 重复（已见于第 4 行）", id="duplicate"),
+    pytest.param(
+        GOOD + "230811,郊区二,county,2308\n", 7, "代码 230811000000 重复（已见于第 4 行）", id="duplicate"
+    ),
     pytest.param(GOOD + "230812,某区,district,2308\n", 7, "级别 'district' 不对", id="bad-level"),
     pytest.param(GOOD + "230812,,county,2308\n", 7, "缺少名称", id="missing-name"),
     pytest.param("code,name,level\n23,黑龙江省,province\n", 1, "表头缺少列 parent_code", id="missing-column"),
@@ -94,14 +104,20 @@ def test_it_refuses_a_bad_table_naming_the_row_and_writes_nothing(text, row, rea
 @pytest.mark.django_db
 def test_it_names_the_first_bad_row_even_when_its_problem_is_found_late():
     # Row 3 has an unknown parent (found only after all rows are read); row 5 has a bad code.
-    text = HEADER + "23,黑龙江省,province,\n230899001,某街道,township,230899\n2308,佳木斯市,city,23\n2308X,x,city,23\n"
+    text = (
+        HEADER
+        + "23,黑龙江省,province,\n230899001,某街道,township,230899\n2308,佳木斯市,city,23\n2308X,x,city,23\n"
+    )
     with pytest.raises(RegionTableError, match=r"^第 3 行：上级代码 230899000000 不存在"):
         load(text)
 
 
 @pytest.mark.django_db
 def test_it_blames_the_bad_parent_row_not_its_children():
-    text = HEADER + "23,黑龙江省,province,\n230811100201,新发村,village,230811100\n230811100,长发镇,county,230811\n"
+    text = (
+        HEADER
+        + "23,黑龙江省,province,\n230811100201,新发村,village,230811100\n230811100,长发镇,county,230811\n"
+    )
     with pytest.raises(RegionTableError, match=r"^第 4 行：.*与级别 county 不符"):
         load(text)
 
