@@ -32,8 +32,9 @@ def make_person(name, region, seq, *, employer=None, group=None, home_region=Non
 def people(world):
     from gonghui.orgs.models import Employer, OccupationGroup
 
-    courier = OccupationGroup.objects.create(code="courier", name="快递员", is_eight_groups=True)
-    rider = OccupationGroup.objects.create(code="rider", name="外卖送餐员", is_eight_groups=True)
+    # The groups come with the orgs migrations; get_or_create keeps the fixture independent of that.
+    courier, _ = OccupationGroup.objects.get_or_create(code="courier", defaults={"name": "快递员"})
+    rider, _ = OccupationGroup.objects.get_or_create(code="rider", defaults={"name": "外卖送餐员"})
     express = Employer.objects.create(credit_code=make_credit_code(1), name="佳木斯快递有限公司")
     return SimpleNamespace(
         courier=courier,
