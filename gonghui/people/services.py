@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from gonghui.accounts.selectors import viewer_scope
 from gonghui.audit.services import audit_record
 from gonghui.lib.crypto import decrypt, encrypt, keyed_hash
-from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number, parse_id_number
+from gonghui.lib.idcard import InvalidIdNumber, id_info_of_canonical, normalize_id_number
 from gonghui.lib.masking import mask_id_number, mask_name, mask_phone
 from gonghui.lib.phone import InvalidPhone, normalize_mobile
 from gonghui.orgs.models import Employer, OccupationGroup
@@ -88,7 +88,7 @@ def _id_number_fields(id_number: str | None) -> dict[str, Any]:
             "birthplace_code": "",
         }
     canonical = normalize_id_number(id_number)
-    info = parse_id_number(canonical)
+    info = id_info_of_canonical(canonical)
     return {
         "id_number_cipher": encrypt(canonical),
         "id_number_hash": keyed_hash(ID_NUMBER_PURPOSE, canonical),
