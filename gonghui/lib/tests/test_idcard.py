@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -156,3 +157,14 @@ def test_it_builds_numbers_with_the_requested_sex():
 def test_it_refuses_to_build_from_bad_parts(place, sequence):
     with pytest.raises(ValueError):
         make_id_number(place, date(1990, 1, 1), sequence)
+
+
+def test_it_refuses_a_birth_date_after_the_sites_today_when_no_date_is_given():
+    site_today = timezone.localdate()
+    for days_ago in (400, 2, 1, 0):
+        born = make_id_number("230803", site_today - timedelta(days=days_ago), 2)
+        assert normalize_id_number(born) == born
+    for days_ahead in (1, 2, 400):
+        with pytest.raises(InvalidIdNumber) as caught:
+            normalize_id_number(make_id_number("230803", site_today + timedelta(days=days_ahead), 2))
+        assert caught.value.reason == "birth_date"
