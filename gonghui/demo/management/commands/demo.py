@@ -5,7 +5,6 @@ from __future__ import annotations
 import unicodedata
 
 from django.utils.translation import gettext as _g
-from django.utils.translation import gettext_lazy as _
 
 from gonghui.demo.services import (
     DEFAULT_PEOPLE,
@@ -21,15 +20,15 @@ from gonghui.lib.cli import AreaCommand
 
 def _seed_arguments(parser) -> None:
     parser.add_argument(
-        "--people", type=int, default=DEFAULT_PEOPLE, help=_("how many workers to generate (default 27000)")
+        "--people", type=int, default=DEFAULT_PEOPLE, help="how many workers to generate (default 27000)"
     )
     parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=_("random seed: the same seed gives the same city")
+        "--seed", type=int, default=DEFAULT_SEED, help="random seed: the same seed gives the same city"
     )
     parser.add_argument(
         "--if-empty",
         action="store_true",
-        help=_("do nothing (and exit 0) when the database already holds people or orgs"),
+        help="do nothing (and exit 0) when the database already holds people or orgs",
     )
 
 
@@ -43,14 +42,15 @@ def _pad(text: str, width: int) -> str:
 
 
 class Command(AreaCommand):
-    help = _("The demo city (Jiamusi): seed it into an empty database, list its logins.")
+    # Help texts are plain strings: argparse cannot format lazy translations (as in the other areas).
+    help = "The demo city (Jiamusi): seed it into an empty database, list its logins."
     verbs = {
         "seed": (
-            _("Seed the demo city: regions, union tree, employers, 27,000 synthetic workers, demo logins"),
+            "Seed the demo city: regions, union tree, employers, 27,000 synthetic workers, demo logins",
             _seed_arguments,
             "seed",
         ),
-        "logins": (_("Print the demo address and the demo logins"), None, "logins"),
+        "logins": ("Print the demo address and the demo logins", None, "logins"),
     }
 
     def seed(self, *, people: int, seed: int, if_empty: bool, **options) -> None:
