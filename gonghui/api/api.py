@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Query
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.openapi.docs import Swagger
 
 from gonghui.accounts.lockout import LOCKED_DETAIL
 from gonghui.accounts.models import Role
-from gonghui.accounts.selectors import viewer_scope
 from gonghui.accounts.services import AccountLocked, BadCredentials, api_token_issue
-from gonghui.orgs.models import Org
+from gonghui.orgs.selectors import access_org, org_list
 from gonghui.people.selectors import access_person, person_list
 
 from .auth import BearerToken
@@ -205,20 +203,15 @@ ORG_ITEM_FIELDS = {
 }
 
 
-def _orgs_in_scope(viewer) -> QuerySet:
-    return Org.objects.filter(viewer_scope(viewer).orgs_q()).order_by("path")
-
-
 @api.get("/orgs", response=OrgPage, tags=["orgs"], summary="Union organisations in the viewer's subtree")
 def orgs(
     request,
     page: int = Query(1, ge=1, description="1-based page number"),
     page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
-    kind: str = Query("", max_length=20),
+    kind: str = Query("", max_length=20, description="Org kind, e.g. federation, enterprise"),
+    q: str = Query("", max_length=100, description="Name or code contains"),
 ):
-    found = _orgs_in_scope(request.auth)
-    if kind:
-        found = found.filter(kind=kind)
+    found = org_list(viewer=request.auth, kind=kind, q=q)
     count, items = _page(found.values(*ORG_ITEM_FIELDS.values()), page, page_size)
     return {
         "count": count,
@@ -233,12 +226,7 @@ def orgs(
     summary="One union organisation (404 outside the viewer's subtree)",
 )
 def org(request, org_id: int):
-    o = get_object_or_404(
-        _orgs_in_scope(request.auth)
-        .select_related("region")
-        .prefetch_related("covers_regions", "covers_groups", "covers_employers"),
-        pk=org_id,
-    )
+    o = access_org(request.auth, org_id)
     return {
         **{
             key: getattr(o, key)
