@@ -289,3 +289,22 @@ def test_it_lists_in_a_constant_number_of_queries(login, people_world, url_name)
         )
         org.covers_employers.add(employer)
     assert _count_queries(client, url) == before
+
+
+def test_it_logs_in_through_the_form_and_lands_on_the_desk(client, people_world):
+    w = people_world
+    response = client.post(reverse("login"), {"username": "suburb", "password": w.password}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("desk")
+    assert response.context["people"]["total"] == 2
+
+
+def test_it_shows_the_lockout_page_in_both_languages_after_five_failures(client, people_world):
+    for _ in range(5):
+        response = client.post(reverse("login"), {"username": "suburb", "password": "wrong-password"})
+        assert response.status_code in (200, 429)
+    response = client.post(reverse("login"), {"username": "suburb", "password": people_world.password})
+    assert response.status_code == 429
+    text = response.content.decode()
+    assert "该账户已被暂时锁定" in text
+    assert "this account is locked" in text
+    assert "_auth_user_id" not in client.session
