@@ -46,13 +46,13 @@ def _admin_pages(user):
     from gonghui.web.adminscope import scoped_queryset
 
     urls = [reverse("admin:index")]
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         if model._meta.app_label not in OUR_APPS:
             continue
-        info = (model._meta.app_label, model._meta.model_name)
-        urls.append(reverse("admin:%s_%s_changelist" % info))
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls.append(reverse(f"{prefix}_changelist"))
         for obj in scoped_queryset(model, user)[:5]:
-            urls.append(reverse("admin:%s_%s_change" % info, args=[obj.pk]))
+            urls.append(reverse(f"{prefix}_change", args=[obj.pk]))
     return urls
 
 
