@@ -79,7 +79,9 @@ def test_it_keeps_suburb_rows_off_the_siblings_changelists(login, people_world):
 
     w = people_world
     _suburb_objects(w)
-    Employer.objects.create(credit_code=make_credit_code(7, "230804"), name="前进物流有限公司", region=w.qianjin)
+    Employer.objects.create(
+        credit_code=make_credit_code(7, "230804"), name="前进物流有限公司", region=w.qianjin
+    )
     audit_record(actor=w.sibling_user, action="test.qianjin_event", target=w.qianjin_person)
     client = login(_make_staff(w.sibling_user))
     for model in (Org, Person, Region, Employer, Role, User, AuditEvent):

@@ -60,7 +60,9 @@ def test_it_has_every_string_of_the_code_in_the_catalogue(tmp_path, settings, mo
     source = Path(settings.BASE_DIR)
     copy = tmp_path / "gonghui"
     shutil.copytree(
-        source, copy, ignore=shutil.ignore_patterns("locale", "static", "__pycache__", "*.pyc", "*.mo", "*.po")
+        source,
+        copy,
+        ignore=shutil.ignore_patterns("locale", "static", "__pycache__", "*.pyc", "*.mo", "*.po"),
     )
     fresh_locale = tmp_path / "locale"
     fresh_locale.mkdir()

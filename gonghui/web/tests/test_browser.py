@@ -1,0 +1,90 @@
+"""One real browser: Debian's Chromium, driven by Playwright, signs in and sees the desk.
+
+It also watches every request the page makes: none may leave the site (no CDN, no web fonts).
+Chromium is Debian's (`apt-get install chromium`, which `make test` does), never `playwright
+install`; when it is missing this test fails and says so, it is not skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls from it.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run this test"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.mark.browser
+def test_it_logs_in_and_sees_the_desk_without_loading_anything_from_outside(
+    browser, live_server, transactional_db, people_world
+):
+    outside: list[str] = []
+    failed: list[str] = []
+    # A phone-sized window whose browser prefers Chinese, as a union cadre's would.
+    page = browser.new_page(viewport={"width": 375, "height": 800}, locale="zh-CN")
+    page.on("request", lambda request: _note_outside(request.url, outside))
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    assert page.locator("h1").inner_text() == "登录"
+    page.fill("#id_username", "city")
+    page.fill("#id_password", people_world.password)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.locator("h1").inner_text() == "工作台"
+    # The charts were drawn from the json_script data by the vendored ECharts.
+    page.wait_for_selector(".chart[data-chart=by_group] svg")
+    assert "快递员" in page.locator("main").inner_text()
+
+    # Open the people list too, then switch to English.
+    page.click("nav >> text=人员")
+    page.wait_for_url(f"{live_server.url}/people/")
+    assert "王郊区" in page.locator("table").inner_text()
+    page.click("form.lang button")
+    page.wait_for_url(f"{live_server.url}/people/")
+    assert page.locator("h1").inner_text() == "People"
+
+    assert outside == [], f"requests left the site: {outside}"
+    assert failed == [], f"requests failed: {failed}"
+    assert errors == [], f"script errors: {errors}"
+
+
+def _note_outside(url: str, outside: list[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return
+    if parts.hostname not in LOCAL_HOSTS:
+        outside.append(url)
