@@ -12,12 +12,15 @@ then written with bulk inserts and updates, a few statements per tree depth.
 from __future__ import annotations
 
 import re
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import transaction
+from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from gonghui.audit.services import audit_record
@@ -394,23 +397,7 @@ class _Import:
                 changed, ["name", "kind", "region", "founded_on", "status", "updated_at"], batch_size=CHUNK
             )
 
-        Org.objects.bulk_create(
-            [
-                Org(
-                    code=r.code,
-                    name=r.name,
-                    kind=r.kind,
-                    region_id=self.region_ids.get(r.region_code),
-                    founded_on=r.founded_on,
-                    status=r.status or OrgStatus.ACTIVE,
-                )
-                for r in new_rows
-            ],
-            batch_size=CHUNK,
-        )
         ids = {code: e.id for code, e in self.existing.items()}
-        for batch in _chunks([r.code for r in new_rows]):
-            ids.update(Org.objects.filter(code__in=batch).values_list("code", "id"))
         self._place(new_rows, moved, ids, now)
         self._write_coverage(wanted_cover, new_rows, cover_changed, ids)
 
@@ -453,39 +440,60 @@ class _Import:
             )
 
     def _place(self, new_rows: list[_Row], moved: list[_Row], ids: dict[str, int], now) -> None:
-        """Set parent, path and depth: by final depth, so every parent is in place before its children."""
+        """Insert new orgs and move existing ones by final depth, so every parent is placed before its children.
+
+        Per depth: one bulk insert of the new orgs (their parents already have ids), one UPDATE that
+        sets their paths from their parents' paths in SQL, and one subtree UPDATE per moved org.
+        """
         by_depth: dict[int, tuple[list[_Row], list[_Row]]] = defaultdict(lambda: ([], []))
         for row in new_rows:
             by_depth[self.depth[row.code]][0].append(row)
         for row in moved:
             by_depth[self.depth[row.code]][1].append(row)
+        # New rows carry this until their path is set, so the UPDATE finds exactly them.
+        marker = f"~import-{uuid.uuid4().hex}"
+        parent = Org.objects.filter(pk=OuterRef("parent_id"))
         for depth in sorted(by_depth):
             news, moves = by_depth[depth]
-            parent_ids = {ids[r.parent_code] for r in news + moves if r.parent_code}
-            parents: dict[int, tuple[str, int]] = {}
-            for batch in _chunks(parent_ids):
-                parents.update(
-                    (pk, (path, d))
-                    for pk, path, d in Org.objects.filter(pk__in=batch).values_list("id", "path", "depth")
+            Org.objects.bulk_create(
+                [
+                    Org(
+                        code=r.code,
+                        name=r.name,
+                        kind=r.kind,
+                        parent_id=ids[r.parent_code] if r.parent_code else None,
+                        region_id=self.region_ids.get(r.region_code),
+                        founded_on=r.founded_on,
+                        status=r.status or OrgStatus.ACTIVE,
+                        path=marker,
+                        depth=depth,
+                    )
+                    for r in news
+                ],
+                batch_size=CHUNK,
+            )
+            Org.objects.filter(path=marker).update(
+                path=Concat(
+                    Coalesce(Subquery(parent.values("path")[:1]), Value("/")),
+                    Cast("id", output_field=CharField()),
+                    Value("/"),
+                    output_field=CharField(),
                 )
+            )
+            for batch in _chunks([r.code for r in news]):
+                ids.update(Org.objects.filter(code__in=batch).values_list("code", "id"))
             for row in moves:
                 org_id = ids[row.code]
-                old_path, old_depth = Org.objects.filter(pk=org_id).values_list("path", "depth").get()
                 parent_id = ids[row.parent_code] if row.parent_code else None
-                parent_path, parent_depth = parents[parent_id] if parent_id else ("/", -1)
+                old_path, old_depth = Org.objects.filter(pk=org_id).values_list("path", "depth").get()
+                if parent_id:
+                    parent_path, parent_depth = (
+                        Org.objects.filter(pk=parent_id).values_list("path", "depth").get()
+                    )
+                else:
+                    parent_path, parent_depth = "/", -1
                 Org.objects.filter(pk=org_id).update(parent_id=parent_id, updated_at=now)
                 rebase_subtree(old_path, f"{parent_path}{org_id}/", parent_depth + 1 - old_depth)
-            placed = []
-            for row in news:
-                org_id = ids[row.code]
-                parent_id = ids[row.parent_code] if row.parent_code else None
-                parent_path, parent_depth = parents[parent_id] if parent_id else ("/", -1)
-                placed.append(
-                    Org(
-                        id=org_id, parent_id=parent_id, path=f"{parent_path}{org_id}/", depth=parent_depth + 1
-                    )
-                )
-            Org.objects.bulk_update(placed, ["parent", "path", "depth"], batch_size=CHUNK)
 
     @staticmethod
     def _through(m2m: str):

@@ -251,3 +251,20 @@ def test_it_has_help():
     )
     assert result.returncode == 0
     assert "employer_credit_codes" in result.stdout
+
+
+def test_it_uses_no_more_queries_for_many_rows_than_for_few(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(prefix: str, n: int, seed: int) -> int:
+        rows = [
+            f"{prefix}{i},企业{prefix}{i}工会,enterprise,C230811,230811100,230811100,courier,{make_credit_code(seed + i)}"
+            for i in range(n)
+        ]
+        with CaptureQueriesContext(connection) as ctx:
+            report = run(csv_text(*rows))
+        assert report.created == n
+        return len(ctx.captured_queries)
+
+    assert queries_for("A", 5, 1000) == queries_for("B", 200, 2000)
