@@ -21,7 +21,9 @@ def lockout_response(
 ) -> HttpResponse:
     status = settings.AXES_HTTP_RESPONSE_CODE
     if request.path.startswith(API_PREFIX):
-        return JsonResponse({"detail": LOCKED_DETAIL}, status=status)
+        return JsonResponse(
+            {"detail": LOCKED_DETAIL}, status=status, json_dumps_params={"ensure_ascii": False}
+        )
     context: dict = {
         "failure_limit": get_failure_limit(request, credentials),
         "username": get_client_username(request, credentials) or "",

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Query
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.openapi.docs import Swagger
+from ninja.renderers import JSONRenderer
 
 from gonghui.accounts.lockout import LOCKED_DETAIL
 from gonghui.accounts.models import Role
@@ -40,12 +41,20 @@ UNAUTHORIZED_DETAIL = "需要有效的访问令牌 / a valid bearer token is req
 NOT_FOUND_DETAIL = "未找到 / not found"
 INVALID_INPUT_DETAIL = "请求参数无效 / invalid request"
 
+
+class Utf8JSONRenderer(JSONRenderer):
+    """Chinese names and messages as UTF-8 text rather than \\u escapes (charset is utf-8)."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="gonghui API",
     version="1",
     description="工会平台接口。POST /auth/token 取得令牌，之后以 `Authorization: Bearer <token>` 调用。",
     urls_namespace="api",
     auth=BearerToken(),
+    renderer=Utf8JSONRenderer(),
     # Served from the bundled static files ("ninja" is in INSTALLED_APPS); no validator badge,
     # which Swagger UI would otherwise fetch from validator.swagger.io.
     docs=Swagger(settings={"validatorUrl": None}),
