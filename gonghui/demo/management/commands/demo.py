@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext as _
 
 from gonghui.demo.services import (
     DEFAULT_PEOPLE,
@@ -55,12 +55,12 @@ class Command(AreaCommand):
 
     def seed(self, *, people: int, seed: int, if_empty: bool, **options) -> None:
         if if_empty and demo_is_seeded():
-            self.stdout.write(_g("The database already holds data: demo seed skipped."))
+            self.stdout.write(_("The database already holds data: demo seed skipped."))
             return
         report = demo_seed(people=people, random_seed=seed, progress=self._progress)
         kinds = ", ".join(f"{kind} {n}" for kind, n in report.orgs_by_kind.items())
         self.stdout.write(
-            _g(
+            _(
                 "Seeded the demo city in {seconds:.1f} s: {orgs} orgs ({kinds}), {employers} employers, "
                 "{people} people, logins: {logins}."
             ).format(
@@ -73,7 +73,7 @@ class Command(AreaCommand):
             )
         )
         steps = ", ".join(f"{step} {s:.1f} s" for step, s in report.step_seconds.items())
-        self.stdout.write(_g("Steps: {steps}").format(steps=steps))
+        self.stdout.write(_("Steps: {steps}").format(steps=steps))
 
     def _progress(self, step: str, done: int, total: int) -> None:
         line = f"{step} {done}/{total}"
@@ -85,9 +85,9 @@ class Command(AreaCommand):
 
     def logins(self, **options) -> None:
         rows = demo_logins()
-        self.stdout.write(_g("Demo city: {address}").format(address=DEMO_ADDRESS))
-        self.stdout.write(_g("Password for every demo login: {password}").format(password=DEMO_PASSWORD))
-        header = (_g("username"), _g("password"), _g("role"), _g("organisation"), _g("sees"))
+        self.stdout.write(_("Demo city: {address}").format(address=DEMO_ADDRESS))
+        self.stdout.write(_("Password for every demo login: {password}").format(password=DEMO_PASSWORD))
+        header = (_("username"), _("password"), _("role"), _("organisation"), _("sees"))
         table = [
             (login.username, DEMO_PASSWORD, login.role, org.name if org else login.org_code, str(login.sees))
             for login, org, _exists in rows
@@ -98,4 +98,4 @@ class Command(AreaCommand):
                 "  ".join(_pad(cell, w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
             )
         if not all(exists for _login, _org, exists in rows):
-            self.stdout.write(_g("Not seeded yet: run `gonghui demo seed` first."))
+            self.stdout.write(_("Not seeded yet: run `gonghui demo seed` first."))
