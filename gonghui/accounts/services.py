@@ -173,6 +173,8 @@ def api_token_issue(
         reset(username=user.get_username())
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
+        # The user's expired tokens can never authenticate again; drop them rather than let them pile up.
+        ApiToken.objects.filter(user=user, expires_at__lte=timezone.now()).delete()
         issued = ApiToken.objects.create(
             user=user,
             key_hash=_token_hash(token),

@@ -112,6 +112,11 @@ def test_it_issues_a_token_that_authenticates_until_it_expires(world, settings):
 
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert api_token_authenticate(token) is None
+    # A new token replaces the expired one in the table.
+    fresh = api_token_issue(username="suburb", password=world.password)
+    assert list(ApiToken.objects.values_list("key_hash", flat=True)) == [
+        hashlib.sha256(fresh.encode()).hexdigest()
+    ]
 
 
 def test_it_revokes_a_token(world):
