@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "gonghui.accounts"
     label = "accounts"
+    verbose_name = _("Accounts and roles")
 
     def ready(self) -> None:
         from django.contrib.auth import signals as auth_signals

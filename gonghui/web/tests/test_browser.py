@@ -12,6 +12,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth.models import Permission
+
+from gonghui.audit.models import AuditEvent
 
 # Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls from it.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -48,6 +51,9 @@ def browser():
 def test_it_logs_in_and_sees_the_desk_without_loading_anything_from_outside(
     browser, live_server, transactional_db, people_world
 ):
+    people_world.city_user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="people", codename="view_unmasked")
+    )
     outside: list[str] = []
     failed: list[str] = []
     # A phone-sized window whose browser prefers Chinese, as a union cadre's would.
@@ -69,10 +75,18 @@ def test_it_logs_in_and_sees_the_desk_without_loading_anything_from_outside(
     page.wait_for_selector(".chart[data-chart=by_group] svg")
     assert "快递员" in page.locator("main").inner_text()
 
-    # Open the people list too, then switch to English.
+    # Open the people list, then a person, and unmask through htmx (CSRF header, audited).
     page.click("nav >> text=人员")
     page.wait_for_url(f"{live_server.url}/people/")
     assert "王郊区" in page.locator("table").inner_text()
+    page.click("text=王郊区")
+    assert people_world.suburb_plain.id_number not in page.content()
+    page.click("button.unmask")
+    page.wait_for_selector(".facts.unmasked")
+    assert people_world.suburb_plain.id_number in page.locator("#protected-values").inner_text()
+    assert AuditEvent.objects.filter(action="person.unmask", actor=people_world.city_user).count() == 1
+
+    page.goto(f"{live_server.url}/people/")
     page.click("form.lang button")
     page.wait_for_url(f"{live_server.url}/people/")
     assert page.locator("h1").inner_text() == "People"

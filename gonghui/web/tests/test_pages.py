@@ -86,7 +86,10 @@ def test_it_refuses_the_sibling_every_suburb_detail_page(login, people_world):
     w = people_world
     client = login(w.sibling_user)
     for url in _suburb_details(w):
-        assert client.get(url).status_code == 404, url
+        response = client.get(url)
+        assert response.status_code == 404, url
+        # The same answer as for something that does not exist: nothing of the person or org shows.
+        assert "王郊区" not in response.content.decode() and "郊区总工会" not in response.content.decode()
     response = client.post(reverse("people_unmask", args=[w.suburb_person.pk]))
     assert response.status_code == 404
 
@@ -213,6 +216,7 @@ def test_it_refuses_unmask_without_the_permission_and_audits_the_refusal(login, 
     w = people_world
     response = login(w.district_user).post(reverse("people_unmask", args=[w.suburb_person.pk]))
     assert response.status_code == 403
+    assert "无权操作" in response.content.decode()
     assert w.suburb_plain.id_number not in response.content.decode()
     assert AuditEvent.objects.filter(action="person.unmask_refused", actor=w.district_user).count() == 1
     assert not AuditEvent.objects.filter(action="person.unmask").exists()

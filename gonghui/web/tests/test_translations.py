@@ -15,7 +15,7 @@ from django.urls import reverse
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
 PO_PATH = LOCALE_DIR / "django.po"
 MO_PATH = LOCALE_DIR / "django.mo"
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w*\}|%[sd]")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w*(?::[^}]*)?\}|%[sd]")
 
 
 def _catalogue() -> polib.POFile:

@@ -30,7 +30,7 @@
       color: ["#b5121b"],
       grid: { left: 8, right: 16, top: 12, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-      xAxis: { type: "value", minInterval: 1 },
+      xAxis: { type: "value", minInterval: 1, splitNumber: 3, axisLabel: { hideOverlap: true } },
       yAxis: {
         type: "category",
         inverse: true,
