@@ -14,13 +14,17 @@ logistics federations, 富锦市 a freight-logistics federation; one regional jo
 
 from __future__ import annotations
 
+import queue
 import random
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
@@ -47,6 +51,7 @@ DEMO_ADDRESS = "http://127.0.0.1:8000"
 DEMO_PASSWORD = "gonghui-demo-2021"
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
+T = TypeVar("T")
 
 
 class DemoError(ValueError):
@@ -548,17 +553,35 @@ def _create_people(
     employers: dict[str, Employer],
     progress: Progress,
 ) -> int:
-    """Generate `count` workers and insert them in batches of PEOPLE_BATCH; returns how many were written."""
+    """Generate `count` workers and insert them in batches of PEOPLE_BATCH; returns how many were written.
+
+    The next batch is generated in a thread while this one is being inserted: the database does its
+    work with the interpreter lock released, so the two overlap. Generation stays in one thread, in
+    order, so the seed still decides everything.
+    """
     draw = _PersonDraw(city, specs, employers)
-    maker = IdentityMaker(rng)
     _check_protected_columns(IdentityMaker(random.Random(0)).make(sex="F"))
     writer = RowWriter(Person, prepared={"birth_date"})
-    group_ids = {code: g.id for code, g in groups.items()}
+    batches = _people_batches(count, rng, draw, writer, {code: g.id for code, g in groups.items()})
     progress("people", 0, count)
     written = 0
-    while written < count:
+    with closing(_ahead(batches)) as ready:  # closing: the helper thread ends here, even on an error
+        for batch in ready:
+            writer.insert(batch)
+            written += len(batch)
+            progress("people", written, count)
+    return written
+
+
+def _people_batches(
+    count: int, rng: random.Random, draw: _PersonDraw, writer: RowWriter, group_ids: dict[str, int]
+) -> Iterator[list[tuple]]:
+    """The rows of `count` workers, PEOPLE_BATCH at a time. Touches no database."""
+    maker = IdentityMaker(rng)
+    made = 0
+    while made < count:
         batch = []
-        for _i in range(min(PEOPLE_BATCH, count - written)):
+        for _i in range(min(PEOPLE_BATCH, count - made)):
             group = draw.group.draw(rng)
             county = draw.county[group].draw(rng)
             work = draw.work_region(rng, county)
@@ -576,10 +599,56 @@ def _create_people(
                     **_protected_columns(who),
                 )
             )
-        writer.insert(batch)
-        written += len(batch)
-        progress("people", written, count)
-    return written
+        made += len(batch)
+        yield batch
+
+
+def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Yield from `items`, which a helper thread runs up to `depth` items ahead.
+
+    An exception in the thread is raised here; if the consumer stops early (or fails), the thread is
+    told to stop and joined before this returns, so nothing runs on after the transaction.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(end)
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=run, name="demo-people", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is end:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    exc: BaseException
 
 
 class RowWriter:
