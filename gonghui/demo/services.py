@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connections, router, transaction
 from django.db.models import CharField, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
@@ -204,8 +205,13 @@ class DemoLogin:
     role: str
     sees: str
     can_unmask: bool = False
-    is_staff: bool = False
+    is_staff: bool = (
+        False  # may open the Django admin, with every permission of ADMIN_APPS (rows still scoped)
+    )
 
+
+# The apps whose reference data the city's admin login manages in the Django admin (which scopes rows).
+ADMIN_APPS = ("regions", "orgs", "people", "accounts", "audit")
 
 DEMO_LOGINS = (
     DemoLogin(
@@ -808,6 +814,7 @@ def _create_logins(orgs: dict[str, Org]) -> list[str]:
         )
         if login.is_staff:
             user_model.objects.filter(pk=user.pk).update(is_staff=True)
+            user.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
     return [login.username for login in DEMO_LOGINS]
 
 

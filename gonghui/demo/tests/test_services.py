@@ -257,6 +257,11 @@ def test_it_creates_demo_logins_that_sign_in(city, client, login):
     assert list(account.roles.values_list("org__code", "role")) == [(login.org_code, login.role)]
     assert account.has_perm("people.view_unmasked") is login.can_unmask
     assert account.is_staff is login.is_staff and not account.is_superuser
+    admin = client.get("/admin/orgs/org/")
+    if login.is_staff:
+        assert admin.status_code == 200 and "佳木斯市总工会" in admin.content.decode()
+    else:
+        assert admin.status_code == 302  # to the admin's login: not staff
 
 
 def test_it_scopes_the_district_login_to_its_district_and_refuses_the_sibling(city):
