@@ -6,6 +6,7 @@ import unicodedata
 
 from django.utils.translation import gettext as _
 
+from gonghui.accounts.models import RoleKind
 from gonghui.demo.services import (
     DEFAULT_PEOPLE,
     DEFAULT_SEED,
@@ -16,6 +17,7 @@ from gonghui.demo.services import (
     demo_seed,
 )
 from gonghui.lib.cli import AreaCommand
+from gonghui.orgs.models import OrgKind
 
 
 def _seed_arguments(parser) -> None:
@@ -58,7 +60,7 @@ class Command(AreaCommand):
             self.stdout.write(_("The database already holds data: demo seed skipped."))
             return
         report = demo_seed(people=people, random_seed=seed, progress=self._progress)
-        kinds = ", ".join(f"{kind} {n}" for kind, n in report.orgs_by_kind.items())
+        kinds = ", ".join(f"{OrgKind(kind).label} {n}" for kind, n in report.orgs_by_kind.items())
         self.stdout.write(
             _(
                 "Seeded the demo city in {seconds:.1f} s: {orgs} orgs ({kinds}), {employers} employers, "
@@ -89,7 +91,13 @@ class Command(AreaCommand):
         self.stdout.write(_("Password for every demo login: {password}").format(password=DEMO_PASSWORD))
         header = (_("username"), _("password"), _("role"), _("organisation"), _("sees"))
         table = [
-            (login.username, DEMO_PASSWORD, login.role, org.name if org else login.org_code, str(login.sees))
+            (
+                login.username,
+                DEMO_PASSWORD,
+                str(RoleKind(login.role).label),
+                org.name if org else login.org_code,
+                str(login.sees),
+            )
             for login, org, _exists in rows
         ]
         widths = [max(_width(row[i]) for row in [header, *table]) for i in range(4)]
