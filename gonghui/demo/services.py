@@ -34,6 +34,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gonghui.audit.services import audit_record
 from gonghui.lib.crypto import decrypt, encrypt, keyed_hash
 from gonghui.lib.masking import mask_id_number, mask_phone
 from gonghui.orgs.models import Employer, OccupationGroup, Org, OrgKind
@@ -264,7 +265,8 @@ def demo_seed(
     exist; otherwise, in one transaction, loads the Jiamusi division table, builds the union tree
     (every org's path and depth consistent with its parent), ~200 employers with valid credit codes,
     `people` workers with valid, unique ID numbers and unique mobile numbers stored only protected,
-    and the demo logins. The same `random_seed` gives the same city.
+    and the demo logins (each audited by the accounts service), then one `demo.seed` audit row with
+    the counts. The same `random_seed` gives the same city.
     """
     if people < 0:
         raise DemoError(f"人数不能为负 / --people must be 0 or more (got {people})")
@@ -312,6 +314,18 @@ def demo_seed(
         t = time.perf_counter()
         report.logins = _create_logins(orgs)
         timed("logins", t)
+        audit_record(
+            actor=None,
+            action="demo.seed",
+            target=orgs["F230800"],
+            detail={
+                "random_seed": random_seed,
+                "people": report.people,
+                "orgs": report.orgs,
+                "employers": report.employers,
+                "logins": report.logins,
+            },
+        )
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 

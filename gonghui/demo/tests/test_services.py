@@ -279,6 +279,15 @@ def test_it_scopes_the_district_login_to_its_district_and_refuses_the_sibling(ci
         access_person(qianjin, someone.pk)
 
 
+def test_it_audits_the_seed_with_its_counts(city):
+    from gonghui.audit.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="demo.seed")
+    assert event.detail["people"] == PEOPLE and event.detail["random_seed"] == 2021
+    assert event.detail["logins"] == [login.username for login in DEMO_LOGINS]
+    assert AuditEvent.objects.filter(action="accounts.user_create").count() == len(DEMO_LOGINS)
+
+
 def test_it_refuses_to_seed_again_and_writes_nothing(city):
     before = (Person.objects.count(), Org.objects.count(), Employer.objects.count(), Region.objects.count())
     with pytest.raises(DemoAlreadySeeded, match="refusing"):
