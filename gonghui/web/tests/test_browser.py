@@ -64,8 +64,8 @@ def test_it_logs_in_and_sees_the_desk_without_loading_anything_from_outside(
     people_world = city_may_unmask
     outside: list[str] = []
     failed: list[str] = []
-    # A phone-sized window whose browser prefers Chinese, as a union cadre's would.
-    page = browser.new_page(viewport={"width": 375, "height": 800}, locale="zh-CN")
+    # A phone-sized window whose browser asks for English: the site still answers in Chinese first.
+    page = browser.new_page(viewport={"width": 375, "height": 800}, locale="en-US")
     page.on("request", lambda request: _note_outside(request.url, outside))
     page.on("requestfailed", lambda request: failed.append(request.url))
     errors: list[str] = []
