@@ -39,7 +39,7 @@ demo: install messages
 	DATABASE_URL=$(DEMO_DB) $(GONGHUI) demo seed --if-empty
 	DATABASE_URL=$(DEMO_DB) $(GONGHUI) demo logins
 	@echo "==> serving the demo city at http://127.0.0.1:8000  (Ctrl-C stops)"
-	DATABASE_URL=$(DEMO_DB) DEBUG=1 $(GONGHUI) runserver 127.0.0.1:8000
+	DATABASE_URL=$(DEMO_DB) $(GONGHUI) runserver --insecure 127.0.0.1:8000
 
 lint: install
 	$(BIN)/ruff check gonghui bench
