@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "gonghui.regions",
     "gonghui.orgs",
     "gonghui.people",
+    "gonghui.census",
     "gonghui.accounts",
     "gonghui.web",
     "gonghui.api",
