@@ -101,3 +101,5 @@ class Resolution:
     new_cluster: int | None = None
     probability: float | None = None
     candidates: tuple[tuple[int, float], ...] = ()
+    # Uncertain pairs with other rows of the same call that became new people: (new_cluster, probability).
+    cluster_candidates: tuple[tuple[int, float], ...] = ()
