@@ -53,11 +53,20 @@ def _search(queryset: QuerySet[Person], q: str) -> QuerySet[Person]:
     return queryset.filter(name__icontains=q)
 
 
-def person_list(*, viewer: Any, q: str = "", region_code: str = "", group_code: str = "") -> QuerySet[Person]:
+def person_list(
+    *,
+    viewer: Any,
+    q: str = "",
+    region_code: str = "",
+    group_code: str = "",
+    id_hash: str = "",
+    phone_hash: str = "",
+) -> QuerySet[Person]:
     """People the viewer may see (their work region lies in the viewer's scope), newest last.
 
     `region_code` narrows to a division's subtree, `group_code` to an occupation group, `q` searches
-    names, or finds by ID number / mobile (through the keyed hash, never by plaintext).
+    names, or finds by ID number / mobile (through the keyed hash, never by plaintext); `id_hash` /
+    `phone_hash` find by a keyed hash computed earlier (a search whose plaintext was not kept).
     """
     queryset = Person.objects.filter(viewer_scope(viewer).regions_q("work_region__")).select_related(
         "employer", "group", "work_region"
@@ -67,6 +76,10 @@ def person_list(*, viewer: Any, q: str = "", region_code: str = "", group_code: 
         queryset = queryset.filter(work_region__code__startswith=prefix) if prefix else queryset.none()
     if group_code:
         queryset = queryset.filter(group__code=group_code)
+    if id_hash:
+        queryset = queryset.filter(id_number_hash=id_hash)
+    if phone_hash:
+        queryset = queryset.filter(phone_hash=phone_hash)
     return _search(queryset, q)
 
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("orgs/", views.orgs_list, name="orgs_list"),
     path("orgs/<int:org_id>/", views.orgs_detail, name="orgs_detail"),
     path("people/", views.people_list, name="people_list"),
+    path("people/search/", views.people_search, name="people_search"),
     path("people/<int:person_id>/", views.people_detail, name="people_detail"),
     path("people/<int:person_id>/unmask/", views.people_unmask, name="people_unmask"),
     path("regions/", views.regions_list, name="regions_list"),

@@ -7,17 +7,21 @@ Personal data appears only masked; the one way to the full values is the audited
 
 from __future__ import annotations
 
+import secrets
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number
-from gonghui.lib.phone import InvalidPhone, normalize_mobile
+from gonghui.lib.idcard import InvalidIdNumber
+from gonghui.lib.phone import InvalidPhone
 from gonghui.orgs.models import OccupationGroup, OrgKind
 from gonghui.orgs.selectors import access_org, org_list, org_summary
 from gonghui.people.selectors import access_person, people_summary, person_list
-from gonghui.people.services import UNMASK_PERMISSION, person_unmask
+from gonghui.people.services import UNMASK_PERMISSION, id_number_hash, person_unmask, phone_hash
 from gonghui.regions.models import RegionLevel
 from gonghui.regions.selectors import access_region, region_list
 
@@ -81,24 +85,75 @@ def orgs_detail(request, org_id: int):
     )
 
 
-def _is_protected_query(q: str) -> bool:
-    """Whether a search is a full ID number or mobile, which the page must not echo back."""
-    for normalize, invalid in ((normalize_id_number, InvalidIdNumber), (normalize_mobile, InvalidPhone)):
+def _protected_hash(q: str) -> tuple[str, str] | None:
+    """For a full ID number or mobile: which keyed hash finds it and its value; else None."""
+    for field, hasher, invalid in (
+        ("id_hash", id_number_hash, InvalidIdNumber),
+        ("phone_hash", phone_hash, InvalidPhone),
+    ):
         try:
-            normalize(q)
+            return field, hasher(q)
         except invalid:
             continue
-        return True
-    return False
+    return None
+
+
+# Searches by ID number or mobile, kept in the session as keyed hashes behind an opaque token.
+FOUND_SESSION_KEY = "people_found"
+FOUND_KEPT = 20
+
+
+def _filters_query(request_data, **extra: str) -> str:
+    kept = {key: request_data.get(key, "").strip() for key in ("region", "group")}
+    return urlencode({key: value for key, value in {**extra, **kept}.items() if value})
+
+
+@login_required
+@require_POST
+def people_search(request):
+    """The people search form posts here, so a full ID number or mobile never enters a URL.
+
+    A name goes on as `?q=`; an ID number or mobile is replaced by its keyed hash, kept in the
+    session under an opaque token (`?found=`): neither the address, the server's log nor the
+    session table ever holds the number itself.
+    """
+    q = request.POST.get("q", "").strip()
+    protected = _protected_hash(q) if q else None
+    if protected is None:
+        query = _filters_query(request.POST, q=q)
+    else:
+        token = secrets.token_urlsafe(12)
+        found = dict(request.session.get(FOUND_SESSION_KEY, {}))
+        found[token] = list(protected)
+        request.session[FOUND_SESSION_KEY] = dict(list(found.items())[-FOUND_KEPT:])
+        query = _filters_query(request.POST, found=token)
+    url = reverse("people_list")
+    return redirect(f"{url}?{query}" if query else url)
 
 
 @login_required
 def people_list(request):
     q = request.GET.get("q", "").strip()
-    protected_query = bool(q) and _is_protected_query(q)
     region_code = request.GET.get("region", "").strip()
     group_code = request.GET.get("group", "").strip()
-    people = person_list(viewer=request.user, q=q, region_code=region_code, group_code=group_code)
+    found_token = request.GET.get("found", "").strip()
+    by_hash: dict[str, str] = {}
+    protected_query = found_expired = refused_in_address = False
+    if found_token:
+        kept = request.session.get(FOUND_SESSION_KEY, {}).get(found_token)
+        if kept:
+            field, value = kept
+            by_hash = {field: value}
+            protected_query = True
+        else:
+            found_expired = True
+    elif q and _protected_hash(q) is not None:
+        # A number typed into the address: not searched, not echoed (use the search box, which posts).
+        refused_in_address = True
+        q = ""
+    people = person_list(viewer=request.user, q=q, region_code=region_code, group_code=group_code, **by_hash)
+    if found_expired or refused_in_address:
+        people = people.none()
     page = _page(request, people, PEOPLE_PER_PAGE)
     counties = region_list(viewer=request.user).filter(level__lte=RegionLevel.COUNTY)
     return render(
@@ -106,9 +161,10 @@ def people_list(request):
         "web/people/list.html",
         {
             "page": page,
-            # A searched ID number or mobile is not written back into the page (nor its links).
-            "q": "" if protected_query else q,
+            "q": q,
             "protected_query": protected_query,
+            "found_expired": found_expired,
+            "refused_in_address": refused_in_address,
             "region_code": region_code,
             "group_code": group_code,
             "regions": counties,

@@ -150,10 +150,51 @@ def test_it_filters_and_searches_people(login, people_world):
     assert "李长发" in by_group and "王郊区" not in by_group
     by_region = client.get(reverse("people_list"), {"region": w.qianjin.code}).content.decode()
     assert "赵前进" in by_region and "王郊区" not in by_region
-    by_id = client.get(reverse("people_list"), {"q": w.suburb_plain.id_number}).content.decode()
+    by_id = client.post(reverse("people_search"), {"q": w.suburb_plain.id_number}, follow=True).content.decode()
     assert "王郊区" in by_id and "李长发" not in by_id
-    by_phone = client.get(reverse("people_list"), {"q": w.suburb_plain.phone}).content.decode()
+    by_phone = client.post(reverse("people_search"), {"q": w.suburb_plain.phone}, follow=True).content.decode()
     assert "王郊区" in by_phone and "赵前进" not in by_phone
+    by_name = client.post(reverse("people_search"), {"q": "长发", "group": "rider"})
+    assert by_name.url == reverse("people_list") + "?q=%E9%95%BF%E5%8F%91&group=rider"
+    assert "李长发" in client.get(by_name.url).content.decode()
+
+
+def test_it_keeps_a_searched_id_number_or_mobile_out_of_every_address_and_the_session_table(
+    login, people_world
+):
+    from django.contrib.sessions.models import Session
+
+    w = people_world
+    client = login(w.city_user)
+    for number in (w.suburb_plain.id_number, w.suburb_plain.phone):
+        response = client.post(reverse("people_search"), {"q": number, "region": w.suburb.code})
+        assert response.status_code == 302
+        assert number not in response.url and "found=" in response.url
+        page = client.get(response.url)
+        assert [p.name for p in page.context["page"]] == ["王郊区"]
+        assert number not in page.content.decode()
+        # The pager and the language switch keep the opaque token, never the number.
+        assert page.context["q"] == ""
+    for session in Session.objects.all():
+        stored = session.get_decoded()
+        assert w.suburb_plain.id_number not in repr(stored) and w.suburb_plain.phone not in repr(stored)
+        assert w.suburb_plain.id_number not in session.session_data
+    # Another user's token finds nothing: the hash lives in the searcher's session only.
+    other = login(w.district_user).get(response.url)
+    assert list(other.context["page"]) == [] and other.context["found_expired"]
+
+
+def test_it_does_not_search_an_id_number_typed_into_the_address(login, people_world):
+    w = people_world
+    response = login(w.city_user).get(reverse("people_list"), {"q": w.suburb_plain.id_number})
+    assert response.status_code == 200
+    assert list(response.context["page"]) == [] and response.context["refused_in_address"]
+    assert w.suburb_plain.id_number not in response.content.decode()
+
+
+def test_it_refuses_a_search_by_get(login, people_world):
+    response = login(people_world.city_user).get(reverse("people_search"), {"q": "王"})
+    assert response.status_code == 405
 
 
 def test_it_filters_orgs_by_kind(login, people_world):
