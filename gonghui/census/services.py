@@ -1,0 +1,906 @@
+"""Census writes: preview a file, import it as one batch (all or nothing), decide review items.
+
+The pipeline is read -> clean -> resolve -> write. The first three stages touch the database only
+to read (regions, employers, people, remembered decisions, each in one set-based query); the write
+stage puts the batch, every row as read (encrypted), the new people, the links, the review queue,
+the updates to people already known and the audit row in ONE transaction. A crash or a killed
+process therefore leaves no half batch, and running the import again starts from a clean slate.
+
+Idempotency: a file is known by its sha256 and source kind. The same file again returns the batch
+already imported and writes nothing. A corrected version (same source kind and source name,
+different bytes) is a new batch that `supersedes` the old; people linked from it are updated where
+the newer source says something different (newest source wins) or says what was missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from gonghui.audit.services import audit_record
+from gonghui.lib.crypto import decrypt, encrypt, keyed_hash
+from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number
+from gonghui.lib.masking import mask_id_number, mask_phone
+from gonghui.lib.phone import InvalidPhone, normalize_mobile
+from gonghui.orgs.models import Employer, OccupationGroup, Org
+from gonghui.people.models import Person
+from gonghui.people.services import ID_NUMBER_PURPOSE, PHONE_PURPOSE, protected_fields
+from gonghui.regions.models import Region
+
+from .models import (
+    BatchRow,
+    BatchStatus,
+    ImportBatch,
+    LinkDecision,
+    ReviewItem,
+    ReviewStatus,
+    RowStatus,
+    SourceKind,
+)
+from .types import CleanRow, LinkRow, PersonRecord, Resolution
+
+__all__ = [
+    "CensusError",
+    "CensusFileRefused",
+    "ImportResult",
+    "Preview",
+    "ReviewAlreadyDecided",
+    "census_import",
+    "census_import_start",
+    "census_preview",
+    "review_decide",
+]
+
+FINGERPRINT_PURPOSE = "census_row"
+PREVIEW_ROWS = 10
+WRITE_CHUNK = 2000
+# Tests only: seconds to sleep inside the write transaction, after everything is written and
+# before the commit, so a test can kill the process at the worst moment. Unset in real runs.
+TEST_SLEEP_ENV = "GONGHUI_CENSUS_TEST_SLEEP_BEFORE_COMMIT"
+
+Progress = Callable[[int, int, str], None]
+
+
+class CensusError(ValueError):
+    """A census write that cannot be done."""
+
+
+class CensusFileRefused(CensusError):
+    """The file cannot be imported (unreadable, no name column, unknown source kind); nothing was written."""
+
+
+class ReviewAlreadyDecided(CensusError):
+    """The review item was decided already (perhaps by someone else a moment ago)."""
+
+
+@dataclass
+class Preview:
+    """What an upload would import, before anything is written."""
+
+    file_name: str
+    sheet: str
+    sheet_names: list[str]
+    header_row: int
+    headers: list[str]
+    mapping: dict[str, str]  # header as in the file -> field
+    rows: list[dict[str, str]]  # first rows as {field: value}, ID numbers and phones masked
+    row_count: int
+
+
+@dataclass
+class ImportResult:
+    batch: ImportBatch
+    created: bool
+    unchanged: bool
+    people_updated: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _bytes_of(source: Path | bytes | str) -> bytes:
+    if isinstance(source, bytes | bytearray):
+        return bytes(source)
+    return Path(source).read_bytes()
+
+
+def _read(data: bytes, file_name: str, sheet, manual_map):
+    """The table as read by `gonghui.lib.tabular`, or CensusFileRefused with its one-line reason."""
+    from gonghui.census.cleaning import header_synonyms
+    from gonghui.lib.tabular import UnreadableFile, read_table
+
+    try:
+        table = read_table(
+            data, file_name=file_name, sheet=sheet, synonyms=header_synonyms(), manual_map=manual_map or None
+        )
+    except UnreadableFile as exc:
+        raise CensusFileRefused(f"{file_name}：{exc}") from exc
+    if "name" not in set(table.mapping.values()):
+        raise CensusFileRefused(f"{file_name}：找不到姓名列（可用 --map 表头=name 指定）")
+    return table
+
+
+def census_preview(
+    *,
+    source: Path | bytes,
+    file_name: str,
+    sheet: str | int | None = None,
+    manual_map: dict[str, str] | None = None,
+) -> Preview:
+    """The detected header row and mapping, the sheets, and the first rows with ID numbers and phones
+    masked. Writes nothing. Raises CensusFileRefused for a file that cannot be imported."""
+    table = _read(_bytes_of(source), file_name, sheet, manual_map)
+    rows = []
+    for _number, record in islice(table.records(), PREVIEW_ROWS):
+        rows.append({field_name: _masked_raw(field_name, value) for field_name, value in record.items()})
+    return Preview(
+        file_name=file_name,
+        sheet=table.sheet_name,
+        sheet_names=list(table.sheet_names or []),
+        header_row=table.header_row,
+        headers=list(table.headers),
+        mapping=dict(table.mapping),
+        rows=rows,
+        row_count=len(table.rows),
+    )
+
+
+def _masked_raw(field_name: str, value: str) -> str:
+    """A cell shown before import: an ID number or phone masked whether or not it is valid."""
+    value = value.strip()
+    if field_name == "id_number":
+        return mask_id_number("".join(value.split()))
+    if field_name == "phone":
+        digits = "".join(ch for ch in value if ch.isdigit())
+        return mask_phone(digits[-11:]) if digits else ""
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# cleaning and linkage input
+
+
+def _clean(table) -> list[CleanRow]:
+    from gonghui.census.cleaning import RegionLookup, clean_row
+
+    regions = RegionLookup.load()
+    columns = table.headers_by_field
+    return [clean_row(number, record, columns=columns, regions=regions) for number, record in table.records()]
+
+
+def row_fingerprint(*, name: str, id_hash: str, phone_hash: str, id_last4: str, birth_date) -> str:
+    """The keyed hash of a row's cleaned identity: the same row in a later file meets the same decision."""
+    birth = birth_date.isoformat() if birth_date else ""
+    return keyed_hash(FINGERPRINT_PURPOSE, "|".join((name, id_hash, phone_hash, id_last4, birth)))
+
+
+@dataclass
+class _Prepared:
+    """One cleaned row with what the write needs: hashes, masked forms, fingerprint."""
+
+    clean: CleanRow
+    raw: dict[str, Any]
+    id_hash: str = ""
+    phone_hash: str = ""
+    fingerprint: str = ""
+
+
+def _prepare(clean_rows: list[CleanRow], raws: list[dict[str, Any]]) -> list[_Prepared]:
+    prepared = []
+    for clean, raw in zip(clean_rows, raws, strict=True):
+        item = _Prepared(clean=clean, raw=raw)
+        if not clean.rejected:
+            item.id_hash = keyed_hash(ID_NUMBER_PURPOSE, clean.id_number)
+            item.phone_hash = keyed_hash(PHONE_PURPOSE, clean.phone)
+            item.fingerprint = row_fingerprint(
+                name=clean.name,
+                id_hash=item.id_hash,
+                phone_hash=item.phone_hash,
+                id_last4=clean.id_last4,
+                birth_date=clean.birth_date,
+            )
+        prepared.append(item)
+    return prepared
+
+
+@dataclass
+class _Known:
+    """People already known, as the linkage sees them, plus what the update step compares."""
+
+    records: list[PersonRecord]
+    current: dict[int, tuple]  # person id -> (phone_hash, group_id, work_region_id, employer_id, id_hash)
+
+
+def _known_people() -> _Known:
+    records, current = [], {}
+    rows = Person.objects.values_list(
+        "id",
+        "name",
+        "id_number_hash",
+        "id_number_masked",
+        "phone_hash",
+        "birth_date",
+        "sex",
+        "work_region__code",
+        "group_id",
+        "work_region_id",
+        "employer_id",
+    )
+    for (
+        pid,
+        name,
+        id_hash,
+        id_masked,
+        p_hash,
+        birth,
+        sex,
+        region_code,
+        group_id,
+        region_id,
+        employer_id,
+    ) in rows.iterator(chunk_size=20000):
+        records.append(
+            PersonRecord(
+                person_id=pid,
+                name=name,
+                id_hash=id_hash or "",
+                id_last4=(id_masked or "")[-4:],
+                phone_hash=p_hash or "",
+                birth_date=birth,
+                sex=sex or "",
+                region_code=region_code or "",
+            )
+        )
+        current[pid] = (p_hash or "", group_id, region_id, employer_id, id_hash or "")
+    return _Known(records=records, current=current)
+
+
+def _decisions() -> list[LinkDecision]:
+    return list(LinkDecision.objects.only("fingerprint", "person_id", "same_person"))
+
+
+def _resolve(prepared: list[_Prepared], known: _Known) -> dict[int, Resolution]:
+    from gonghui.census.linkage import resolve
+
+    link_rows = [
+        LinkRow(
+            key=key,
+            name=item.clean.name,
+            id_hash=item.id_hash,
+            id_last4=item.clean.id_last4,
+            phone_hash=item.phone_hash,
+            birth_date=item.clean.birth_date,
+            sex=item.clean.sex,
+            region_code=item.clean.region_code,
+            fingerprint=item.fingerprint,
+        )
+        for key, item in enumerate(prepared)
+        if not item.clean.rejected
+    ]
+    resolutions = resolve(link_rows, known.records, decisions=_decisions())
+    return {r.key: r for r in resolutions}
+
+
+# ---------------------------------------------------------------------------------------------
+# the import
+
+
+def _default_name(file_name: str) -> str:
+    return Path(file_name).stem or file_name
+
+
+def _set_batch(batch: ImportBatch, **values) -> None:
+    """Update the batch row at once (autocommit outside the import's transaction): pages poll it."""
+    for key, value in values.items():
+        setattr(batch, key, value)
+    ImportBatch.objects.filter(pk=batch.pk).update(**values)
+
+
+def census_import(
+    *,
+    source: Path | bytes,
+    file_name: str,
+    source_kind: str,
+    name: str = "",
+    org: Org | None = None,
+    actor: Any | None = None,
+    sheet: str | int | None = None,
+    manual_map: dict[str, str] | None = None,
+    progress: Progress | None = None,
+    batch: ImportBatch | None = None,
+) -> ImportResult:
+    """Import one file as one batch, all or nothing.
+
+    Guarantees: the same file (sha256) of the same source kind imported before returns that batch
+    with `unchanged=True` and writes nothing; a file that cannot be read, has no name column or
+    names an unknown source kind raises CensusFileRefused and writes nothing (a queued `batch` is
+    marked failed with the reason); otherwise the batch, its rows, new people, links, review items,
+    updates to linked people and the audit row are written in one transaction, so a crash leaves
+    none of them. `progress(done, total, stage)` is called per stage (read, clean, link, write).
+    """
+    report = progress or (lambda done, total, stage: None)
+    try:
+        return _census_import(
+            source=source,
+            file_name=file_name,
+            source_kind=source_kind,
+            name=name,
+            org=org,
+            actor=actor,
+            sheet=sheet,
+            manual_map=manual_map,
+            report=report,
+            batch=batch,
+        )
+    except CensusFileRefused as exc:
+        if batch is not None:
+            _set_batch(batch, status=BatchStatus.FAILED, error=str(exc), finished_at=timezone.now())
+        raise
+
+
+def _census_import(*, source, file_name, source_kind, name, org, actor, sheet, manual_map, report, batch):
+    if source_kind not in SourceKind.values:
+        raise CensusFileRefused(f"未知的来源类型 {source_kind}（可选：{'、'.join(SourceKind.values)}）")
+    data = _bytes_of(source)
+    sha256 = hashlib.sha256(data).hexdigest()
+    name = (name or "").strip() or _default_name(file_name)
+
+    same = ImportBatch.objects.filter(sha256=sha256, source_kind=source_kind, status=BatchStatus.DONE)
+    if batch is not None:
+        same = same.exclude(pk=batch.pk)
+    existing = same.order_by("-id").first()
+    if existing is not None:
+        if batch is not None:
+            _set_batch(
+                batch,
+                status=BatchStatus.FAILED,
+                error=f"与批次 #{existing.pk} 是同一文件，未重复导入",
+                finished_at=timezone.now(),
+            )
+        return ImportResult(batch=existing, created=False, unchanged=True)
+
+    if batch is not None:
+        _set_batch(batch, status=BatchStatus.RUNNING, error="", progress_done=0, progress_total=0)
+
+    report(0, 0, "read")
+    table = _read(data, file_name, sheet, manual_map)
+    total = len(table.rows)
+    report(total, total, "read")
+    if batch is not None:
+        _set_batch(batch, progress_total=total * 3, progress_done=0)
+
+    report(0, total, "clean")
+    clean_rows = _clean(table)
+    prepared = _prepare(clean_rows, [table.raw_record(row) for row in table.rows])
+    report(total, total, "clean")
+    if batch is not None:
+        _set_batch(batch, progress_done=total)
+
+    linkable = sum(1 for p in prepared if not p.clean.rejected)
+    report(0, linkable, "link")
+    known = _known_people()
+    resolutions = _resolve(prepared, known)
+    report(linkable, linkable, "link")
+    if batch is not None:
+        _set_batch(batch, progress_done=total * 2)
+
+    writer = _Writer(
+        prepared=prepared,
+        resolutions=resolutions,
+        known=known,
+        report=report,
+        total=total,
+    )
+    with transaction.atomic():
+        result = writer.write(
+            batch=batch,
+            source_kind=source_kind,
+            name=name,
+            file_name=file_name,
+            sha256=sha256,
+            sheet=table.sheet_name,
+            header_row=table.header_row,
+            mapping=dict(table.mapping),
+            org=org,
+            actor=actor,
+        )
+        sleep = os.environ.get(TEST_SLEEP_ENV)
+        if sleep:
+            report(total, total, "commit-pending")
+            time.sleep(float(sleep))
+    if batch is not None:
+        # Visible to pollers only now that the transaction committed.
+        _set_batch(batch, progress_done=total * 3)
+    return result
+
+
+def _best_row(items: list[_Prepared]) -> _Prepared:
+    """The row a new person is made from: a valid ID first, then a phone, then the most filled in."""
+
+    def score(item: _Prepared) -> tuple:
+        c = item.clean
+        filled = sum(
+            bool(v) for v in (c.employer, c.occupation, c.region_code, c.group_code, c.birth_date, c.sex)
+        )
+        return (bool(c.id_number), bool(c.phone), filled, -c.row_number)
+
+    return max(items, key=score)
+
+
+class _Writer:
+    """The write stage: everything set-based, inside the caller's transaction."""
+
+    def __init__(self, *, prepared, resolutions, known, report, total):
+        self.prepared: list[_Prepared] = prepared
+        self.resolutions: dict[int, Resolution] = resolutions
+        self.known: _Known = known
+        self.report = report
+        self.total = total
+
+    # -- look-ups, each one query -------------------------------------------------------------
+
+    def _lookups(self) -> None:
+        cleans = [p.clean for p in self.prepared]
+        region_codes = {c.region_code for c in cleans if c.region_code}
+        self.region_ids = dict(Region.objects.filter(code__in=region_codes).values_list("code", "id"))
+        self.group_ids = dict(OccupationGroup.objects.values_list("code", "id"))
+        credit_codes = {c.employer_credit_code for c in cleans if c.employer_credit_code}
+        employer_names = {c.employer for c in cleans if c.employer}
+        by_code, by_name = {}, {}
+        for eid, code, ename in Employer.objects.filter(
+            Q(credit_code__in=credit_codes) | Q(name__in=employer_names)
+        ).values_list("id", "credit_code", "name"):
+            by_code[code] = eid
+            by_name.setdefault(ename, eid)
+        self.employer_by_code, self.employer_by_name = by_code, by_name
+
+    def _employer_id(self, clean: CleanRow) -> int | None:
+        if clean.employer_credit_code and clean.employer_credit_code in self.employer_by_code:
+            return self.employer_by_code[clean.employer_credit_code]
+        return self.employer_by_name.get(clean.employer) if clean.employer else None
+
+    # -- the write ------------------------------------------------------------------------------
+
+    def write(self, *, batch, source_kind, name, file_name, sha256, sheet, header_row, mapping, org, actor):
+        self._lookups()
+        counts = self._counts()
+        previous = (
+            ImportBatch.objects.filter(source_kind=source_kind, name=name, status=BatchStatus.DONE)
+            .exclude(sha256=sha256)
+            .filter(superseded_by__isnull=True)
+            .order_by("-id")
+            .first()
+        )
+        values = {
+            "source_kind": source_kind,
+            "name": name,
+            "file_name": file_name,
+            "sha256": sha256,
+            "sheet": sheet,
+            "header_row": header_row,
+            "mapping": mapping,
+            "org": org,
+            "supersedes": previous,
+            "status": BatchStatus.DONE,
+            "error": "",
+            "finished_at": timezone.now(),
+            **counts,
+        }
+        if batch is None:
+            actor_user = actor if getattr(actor, "is_authenticated", False) else None
+            batch = ImportBatch.objects.create(imported_by=actor_user, **values)
+        else:
+            for key, value in values.items():
+                setattr(batch, key, value)
+            batch.save()
+
+        self.report(0, self.total, "write")
+        cluster_people = self._create_people()
+        rows = self._create_rows(batch, cluster_people)
+        reviews = self._create_reviews(rows, cluster_people)
+        updated = self._update_people()
+        self.report(self.total, self.total, "write")
+        audit_record(
+            actor=actor,
+            action="census.import",
+            target=batch,
+            detail={
+                "source_kind": source_kind,
+                "name": name,
+                "file_name": file_name,
+                "sha256": sha256,
+                "supersedes": previous.pk if previous else None,
+                **counts,
+                "review_items": reviews,
+                "people_updated": updated,
+            },
+        )
+        return ImportResult(batch=batch, created=True, unchanged=False, people_updated=updated)
+
+    def _counts(self) -> dict[str, int]:
+        statuses = [
+            self.resolutions[k].status if k in self.resolutions else "rejected"
+            for k in range(len(self.prepared))
+        ]
+        new_clusters = {
+            r.new_cluster
+            for r in self.resolutions.values()
+            if r.person_id is None and r.new_cluster is not None
+        }
+        linked_people = {r.person_id for r in self.resolutions.values() if r.status == "linked"}
+        rejected = statuses.count("rejected")
+        return {
+            "rows_total": len(self.prepared),
+            "rows_valid": len(self.prepared) - rejected,
+            "rows_rejected": rejected,
+            "people_new": len(new_clusters),
+            "people_linked": len(linked_people),
+            "rows_review": statuses.count("review"),
+        }
+
+    def _create_people(self) -> dict[int, int]:
+        """One new Person per new cluster, from the cluster's best row; returns cluster -> person id."""
+        members: dict[int, list[_Prepared]] = {}
+        for key, res in self.resolutions.items():
+            if res.person_id is None and res.new_cluster is not None:
+                members.setdefault(res.new_cluster, []).append(self.prepared[key])
+        clusters = sorted(members)
+        people = []
+        for cluster in clusters:
+            best = _best_row(members[cluster])
+            c = best.clean
+            fields = protected_fields(id_number=c.id_number or None, phone=c.phone or None)
+            if not c.id_number:
+                fields["birth_date"] = c.birth_date
+                fields["sex"] = c.sex
+            group_code = c.group_code or next(
+                (m.clean.group_code for m in members[cluster] if m.clean.group_code), ""
+            )
+            people.append(
+                Person(
+                    name=c.name[:100],
+                    employer_id=self._employer_id(c),
+                    group_id=self.group_ids.get(group_code),
+                    occupation=c.occupation[:100],
+                    work_region_id=self.region_ids.get(c.region_code),
+                    **fields,
+                )
+            )
+        ids = {}
+        for start in range(0, len(people), WRITE_CHUNK):
+            chunk = Person.objects.bulk_create(people[start : start + WRITE_CHUNK])
+            for offset, person in enumerate(chunk):
+                ids[clusters[start + offset]] = person.pk
+        return ids
+
+    def _row_person(self, res: Resolution | None, cluster_people: dict[int, int]) -> int | None:
+        if res is None:
+            return None
+        if res.person_id is not None:
+            return res.person_id
+        return cluster_people.get(res.new_cluster)
+
+    def _create_rows(self, batch, cluster_people) -> list[BatchRow]:
+        objs = []
+        for key, item in enumerate(self.prepared):
+            c = item.clean
+            res = self.resolutions.get(key)
+            status = res.status if res is not None else RowStatus.REJECTED
+            objs.append(
+                BatchRow(
+                    batch=batch,
+                    row_number=c.row_number,
+                    raw_cipher=encrypt(json.dumps(item.raw, ensure_ascii=False, default=str)),
+                    fingerprint=item.fingerprint,
+                    name=c.name[:100],
+                    id_number_hash=item.id_hash,
+                    id_number_masked=mask_id_number(c.id_number),
+                    id_last4=c.id_last4[:4],
+                    phone_hash=item.phone_hash,
+                    phone_masked=mask_phone(c.phone),
+                    birth_date=c.birth_date,
+                    sex=c.sex,
+                    employer_name=c.employer[:200],
+                    occupation=c.occupation[:100],
+                    address=c.address[:255],
+                    region_id=self.region_ids.get(c.region_code),
+                    group_id=self.group_ids.get(c.group_code),
+                    status=status,
+                    person_id=self._row_person(res, cluster_people),
+                    match_probability=res.probability if res is not None else None,
+                    issues=[asdict(issue) for issue in c.issues],
+                )
+            )
+        written = []
+        for start in range(0, len(objs), WRITE_CHUNK):
+            written.extend(BatchRow.objects.bulk_create(objs[start : start + WRITE_CHUNK]))
+            self.report(min(start + WRITE_CHUNK, len(objs)), self.total, "write")
+        return written
+
+    def _create_reviews(self, rows: list[BatchRow], cluster_people: dict[int, int]) -> int:
+        items = []
+        for key, row in enumerate(rows):
+            res = self.resolutions.get(key)
+            if res is None or res.status != "review":
+                continue
+            seen = set()
+            pairs = list(res.candidates) + [
+                (cluster_people.get(cluster), p) for cluster, p in res.cluster_candidates
+            ]
+            for candidate, probability in pairs:
+                if candidate is None or candidate in seen:
+                    continue
+                if candidate == row.person_id and (candidate, probability) not in res.candidates:
+                    continue  # the row's own new person
+                seen.add(candidate)
+                items.append(ReviewItem(row_id=row.pk, candidate_id=candidate, match_probability=probability))
+        ReviewItem.objects.bulk_create(items, batch_size=WRITE_CHUNK)
+        return len(items)
+
+    def _update_people(self) -> int:
+        """Newest source wins: linked people take the row's phone, group, region, employer (and a
+        missing ID number) where the row says something and it differs. Returns people changed."""
+        latest: dict[int, _Prepared] = {}
+        for key, res in sorted(self.resolutions.items()):
+            if res.status == "linked" and res.person_id is not None:
+                latest[res.person_id] = self.prepared[key]
+        taken_ids = {cur[4] for cur in self.known.current.values() if cur[4]}
+        phone, group, region, employer, id_number = [], [], [], [], []
+        for pid, item in latest.items():
+            c = item.clean
+            cur_phone, cur_group, cur_region, cur_employer, cur_id = self.known.current.get(
+                pid, ("", None, None, None, "")
+            )
+            if c.phone and item.phone_hash != cur_phone:
+                phone.append(Person(pk=pid, **protected_fields(id_number=None, phone=c.phone)))
+            group_id = self.group_ids.get(c.group_code)
+            if group_id and group_id != cur_group:
+                group.append(Person(pk=pid, group_id=group_id))
+            region_id = self.region_ids.get(c.region_code)
+            if region_id and region_id != cur_region:
+                region.append(Person(pk=pid, work_region_id=region_id))
+            employer_id = self._employer_id(c)
+            if employer_id and employer_id != cur_employer:
+                employer.append(Person(pk=pid, employer_id=employer_id))
+            if c.id_number and not cur_id and item.id_hash not in taken_ids:
+                taken_ids.add(item.id_hash)
+                id_number.append(Person(pk=pid, **protected_fields(id_number=c.id_number, phone=None)))
+        now = timezone.now()
+        changed = set()
+        for objs, fields in (
+            (phone, ["phone_cipher", "phone_hash", "phone_masked"]),
+            (group, ["group"]),
+            (region, ["work_region"]),
+            (employer, ["employer"]),
+            (
+                id_number,
+                [
+                    "id_number_cipher",
+                    "id_number_hash",
+                    "id_number_masked",
+                    "birth_date",
+                    "sex",
+                    "birthplace_code",
+                ],
+            ),
+        ):
+            if not objs:
+                continue
+            for obj in objs:
+                obj.updated_at = now
+                changed.add(obj.pk)
+            Person.objects.bulk_update(objs, [*fields, "updated_at"], batch_size=WRITE_CHUNK)
+        return len(changed)
+
+
+# ---------------------------------------------------------------------------------------------
+# background runs
+
+
+def upload_path(sha256: str) -> Path:
+    return Path(settings.VAR_DIR) / "census" / "uploads" / sha256
+
+
+def census_import_start(
+    *,
+    source: bytes,
+    file_name: str,
+    source_kind: str,
+    name: str = "",
+    org: Org | None = None,
+    actor: Any | None = None,
+    sheet: str | int | None = None,
+    manual_map: dict[str, str] | None = None,
+) -> ImportBatch:
+    """Queue an upload for import in the background and return its batch without waiting.
+
+    Guarantees: the bytes are kept under var/census/uploads/<sha256>; the same file of the same
+    source kind imported before returns that (done) batch and queues nothing; otherwise a QUEUED
+    batch is created and, once committed, a detached `gonghui census run-batch ID` process imports
+    it (or, with the setting CENSUS_RUN_INLINE, it runs at once in this process, for tests).
+    """
+    if source_kind not in SourceKind.values:
+        raise CensusFileRefused(f"未知的来源类型 {source_kind}（可选：{'、'.join(SourceKind.values)}）")
+    sha256 = hashlib.sha256(source).hexdigest()
+    existing = (
+        ImportBatch.objects.filter(sha256=sha256, source_kind=source_kind, status=BatchStatus.DONE)
+        .order_by("-id")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    path = upload_path(sha256)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(source)
+        tmp.replace(path)
+    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    batch = ImportBatch.objects.create(
+        source_kind=source_kind,
+        name=(name or "").strip() or _default_name(file_name),
+        file_name=file_name,
+        sha256=sha256,
+        sheet="" if sheet is None else str(sheet),
+        mapping=dict(manual_map or {}),
+        org=org,
+        imported_by=actor_user,
+        status=BatchStatus.QUEUED,
+    )
+    audit_record(
+        actor=actor,
+        action="census.import_queued",
+        target=batch,
+        detail={"file_name": file_name, "sha256": sha256},
+    )
+    if getattr(settings, "CENSUS_RUN_INLINE", False):
+        from .tasks import run_batch
+
+        transaction.on_commit(lambda: run_batch(batch.pk))
+    else:
+        transaction.on_commit(lambda: _launch(batch.pk))
+    return batch
+
+
+def _launch(batch_id: int) -> subprocess.Popen:
+    """Start `python -m gonghui census run-batch ID` detached: it outlives the request that queued it."""
+    log_dir = Path(settings.VAR_DIR) / "census" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = os.environ.copy()
+    env.setdefault("DJANGO_SETTINGS_MODULE", "gonghui.settings")
+    with open(log_dir / f"batch-{batch_id}.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gonghui", "census", "run-batch", str(batch_id)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(settings.BASE_DIR) if hasattr(settings, "BASE_DIR") else None,
+            start_new_session=True,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# review decisions
+
+
+def _person_from_row(row: BatchRow) -> int:
+    """A new Person made from a row as read (its ID number and phone decrypted, checked, protected)."""
+    raw = json.loads(decrypt(row.raw_cipher) or "{}")
+    by_field: dict[str, str] = {}
+    for header, field_name in (row.batch.mapping or {}).items():
+        if header in raw and field_name not in by_field:
+            by_field[field_name] = str(raw[header] or "")
+    id_number = phone = None
+    try:
+        id_number = normalize_id_number(by_field.get("id_number", "")) if by_field.get("id_number") else None
+    except InvalidIdNumber:
+        id_number = None
+    try:
+        phone = normalize_mobile(by_field.get("phone", "")) if by_field.get("phone") else None
+    except InvalidPhone:
+        phone = None
+    if id_number:
+        same_id = Person.objects.filter(id_number_hash=keyed_hash(ID_NUMBER_PURPOSE, id_number)).first()
+        if same_id is not None:
+            return same_id.pk
+    fields = protected_fields(id_number=id_number, phone=phone)
+    if not id_number:
+        fields["birth_date"] = row.birth_date
+        fields["sex"] = row.sex
+    person = Person.objects.create(
+        name=row.name,
+        group_id=row.group_id,
+        occupation=row.occupation,
+        work_region_id=row.region_id,
+        **fields,
+    )
+    return person.pk
+
+
+def review_decide(*, viewer: Any, item: ReviewItem, same_person: bool) -> ReviewItem:
+    """Decide a review item: the row is (confirmed) or is not (rejected) the candidate person.
+
+    Guarantees: only a viewer who sees the batch may decide (else Http404); an item is decided once
+    (a second decision, even a concurrent one, raises ReviewAlreadyDecided: the move from open is a
+    conditional UPDATE); confirmed links the row to the candidate; rejected moves a row provisionally
+    linked to the candidate to the next open candidate or to a new person made from the row; the
+    decision is remembered by the row's fingerprint for later imports, and audited.
+    """
+    from .selectors import access_review_item
+
+    item = access_review_item(viewer, item.pk)
+    new_status = ReviewStatus.CONFIRMED if same_person else ReviewStatus.REJECTED
+    with transaction.atomic():
+        now = timezone.now()
+        decider = viewer if getattr(viewer, "is_authenticated", False) else None
+        moved = ReviewItem.objects.filter(pk=item.pk, status=ReviewStatus.OPEN).update(
+            status=new_status, decided_by=decider, decided_at=now
+        )
+        if moved != 1:
+            raise ReviewAlreadyDecided(f"该复核项已处理（#{item.pk}），不能重复决定")
+        row = BatchRow.objects.select_for_update().select_related("batch").get(pk=item.row_id)
+        before = {"status": row.status, "person": row.person_id}
+        open_items = ReviewItem.objects.filter(row=row, status=ReviewStatus.OPEN)
+        if same_person:
+            others = list(open_items.values_list("pk", flat=True))
+            open_items.update(status=ReviewStatus.REJECTED, decided_by=decider, decided_at=now)
+            row.person_id = item.candidate_id
+            row.status = RowStatus.LINKED
+        else:
+            others = []
+            if row.person_id == item.candidate_id:
+                nxt = open_items.order_by("-match_probability", "id").first()
+                if nxt is not None and nxt.match_probability >= 0.5:
+                    row.person_id = nxt.candidate_id
+                else:
+                    row.person_id = _person_from_row(row)
+            if not open_items.exists():
+                row.status = RowStatus.NEW if row.person_id not in _linked_before(row) else RowStatus.LINKED
+        row.save(update_fields=["person", "status"])
+        LinkDecision.objects.update_or_create(
+            fingerprint=row.fingerprint,
+            person_id=item.candidate_id,
+            defaults={"same_person": same_person, "decided_by": decider},
+        )
+        audit_record(
+            actor=viewer,
+            action="census.review_decide",
+            target=item,
+            detail={
+                "row": row.pk,
+                "batch": row.batch_id,
+                "candidate": item.candidate_id,
+                "same_person": same_person,
+                "from": before,
+                "to": {"status": row.status, "person": row.person_id},
+                "also_closed": others,
+            },
+        )
+    item.refresh_from_db()
+    return item
+
+
+def _linked_before(row: BatchRow) -> set[int]:
+    """People that existed before the row's batch (so a row pointing at one is 'linked', not 'new')."""
+    if row.person_id is None:
+        return set()
+    existed = Person.objects.filter(pk=row.person_id, created_at__lt=row.batch.created_at).values_list(
+        "pk", flat=True
+    )
+    return set(existed)
