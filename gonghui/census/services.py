@@ -51,7 +51,7 @@ from .models import (
     RowStatus,
     SourceKind,
 )
-from .types import CleanRow, LinkRow, PersonRecord, Resolution
+from .types import CleanRow, LinkRow, Resolution
 
 __all__ = [
     "CensusError",
@@ -121,12 +121,12 @@ def _bytes_of(source: Path | bytes | str) -> bytes:
 
 def _read(data: bytes, file_name: str, sheet, manual_map):
     """The table as read by `gonghui.lib.tabular`, or CensusFileRefused with its one-line reason."""
-    from gonghui.census.cleaning import header_synonyms
+    from gonghui.census.policies import header_policy
     from gonghui.lib.tabular import UnreadableFile, read_table
 
     try:
         table = read_table(
-            data, file_name=file_name, sheet=sheet, synonyms=header_synonyms(), manual_map=manual_map or None
+            data, file_name=file_name, sheet=sheet, synonyms=header_policy().synonyms, manual_map=manual_map or None
         )
     except UnreadableFile as exc:
         raise CensusFileRefused(f"{file_name}：{exc}") from exc
@@ -175,12 +175,23 @@ def _masked_raw(field_name: str, value: str) -> str:
 # cleaning and linkage input
 
 
-def _clean(table) -> list[CleanRow]:
+def _clean(table, *, source_kind: str, source_name: str) -> list[CleanRow]:
+    """Every row cleaned in memory: the region look-up is built once, no query per row."""
     from gonghui.census.cleaning import RegionLookup, clean_row
 
-    regions = RegionLookup.load()
+    regions = RegionLookup.from_db()
     columns = table.headers_by_field
-    return [clean_row(number, record, columns=columns, regions=regions) for number, record in table.records()]
+    return [
+        clean_row(
+            record,
+            row_number=number,
+            headers_by_field=columns,
+            source_kind=source_kind,
+            source_name=source_name,
+            region_lookup=regions,
+        )
+        for number, record in table.records()
+    ]
 
 
 def row_fingerprint(*, name: str, id_hash: str, phone_hash: str, id_last4: str, birth_date) -> str:
@@ -220,14 +231,21 @@ def _prepare(clean_rows: list[CleanRow], raws: list[dict[str, Any]]) -> list[_Pr
 
 @dataclass
 class _Known:
-    """People already known, as the linkage sees them, plus what the update step compares."""
+    """People already known, as the linkage sees them (a Polars frame of `PEOPLE_COLUMNS`), plus
+    what the update step compares: person id -> (phone_hash, group_id, work_region_id, employer_id, id_hash)."""
 
-    records: list[PersonRecord]
-    current: dict[int, tuple]  # person id -> (phone_hash, group_id, work_region_id, employer_id, id_hash)
+    frame: Any
+    current: dict[int, tuple]
 
 
 def _known_people() -> _Known:
-    records, current = [], {}
+    """Every person in one query, as columns (no model instances)."""
+    import polars as pl
+
+    from gonghui.census.linkage import PEOPLE_COLUMNS
+
+    columns: dict[str, list] = {name: [] for name in PEOPLE_COLUMNS}
+    current = {}
     rows = Person.objects.values_list(
         "id",
         "name",
@@ -240,38 +258,30 @@ def _known_people() -> _Known:
         "group_id",
         "work_region_id",
         "employer_id",
-    )
-    for (
-        pid,
-        name,
-        id_hash,
-        id_masked,
-        p_hash,
-        birth,
-        sex,
-        region_code,
-        group_id,
-        region_id,
-        employer_id,
-    ) in rows.iterator(chunk_size=20000):
-        records.append(
-            PersonRecord(
-                person_id=pid,
-                name=name,
-                id_hash=id_hash or "",
-                id_last4=(id_masked or "")[-4:],
-                phone_hash=p_hash or "",
-                birth_date=birth,
-                sex=sex or "",
-                region_code=region_code or "",
-            )
-        )
+    ).order_by()
+    for pid, name, id_hash, id_masked, p_hash, birth, sex, region_code, group_id, region_id, employer_id in (
+        rows.iterator(chunk_size=20000)
+    ):
+        columns["person_id"].append(pid)
+        columns["name"].append(name)
+        columns["id_hash"].append(id_hash or "")
+        columns["id_last4"].append((id_masked or "")[-4:])
+        columns["phone_hash"].append(p_hash or "")
+        columns["birth_date"].append(birth)
+        columns["sex"].append(sex or "")
+        columns["region_code"].append(region_code or "")
         current[pid] = (p_hash or "", group_id, region_id, employer_id, id_hash or "")
-    return _Known(records=records, current=current)
+    schema = {name: pl.String for name in PEOPLE_COLUMNS}
+    schema.update(person_id=pl.Int64, birth_date=pl.Date)
+    return _Known(frame=pl.DataFrame(columns, schema=schema), current=current)
 
 
-def _decisions() -> list[LinkDecision]:
-    return list(LinkDecision.objects.only("fingerprint", "person_id", "same_person"))
+def _decisions() -> dict[tuple[str, int], bool]:
+    """Remembered decisions: (row fingerprint, person id) -> same person."""
+    return {
+        (fingerprint, person_id): same
+        for fingerprint, person_id, same in LinkDecision.objects.values_list("fingerprint", "person_id", "same_person")
+    }
 
 
 def _resolve(prepared: list[_Prepared], known: _Known) -> dict[int, Resolution]:
@@ -292,7 +302,7 @@ def _resolve(prepared: list[_Prepared], known: _Known) -> dict[int, Resolution]:
         for key, item in enumerate(prepared)
         if not item.clean.rejected
     ]
-    resolutions = resolve(link_rows, known.records, decisions=_decisions())
+    resolutions = resolve(link_rows, known.frame, decisions=_decisions())
     return {r.key: r for r in resolutions}
 
 
@@ -385,7 +395,7 @@ def _census_import(*, source, file_name, source_kind, name, org, actor, sheet, m
         _set_batch(batch, progress_total=total * 3, progress_done=0)
 
     report(0, total, "clean")
-    clean_rows = _clean(table)
+    clean_rows = _clean(table, source_kind=source_kind, source_name=name)
     prepared = _prepare(clean_rows, [table.raw_record(row) for row in table.rows])
     report(total, total, "clean")
     if batch is not None:
