@@ -284,10 +284,11 @@ def _table_of(
 ) -> Table:
     header_index = None
     for index, row in enumerate(grid[:max_header_scan]):
-        texts = [cell_text(v) for v in row]
-        mapped = {manual[t] if t in manual else known.get(header_key(t), "") for t in texts if t}
-        mapped.discard("")
-        if len(mapped) >= 2 and "name" in mapped:
+        texts = [t for t in (cell_text(v) for v in row) if t]
+        # A header counts when known, even if the manual map then leaves it unmapped.
+        recognised = [t for t in texts if t in manual or header_key(t) in known]
+        mapped = {manual[t] if manual.get(t) else known.get(header_key(t), "") for t in recognised}
+        if len(recognised) >= 2 and "name" in mapped:
             header_index = index
             break
     if header_index is None:
