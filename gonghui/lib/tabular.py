@@ -292,9 +292,10 @@ def _table_of(
             header_index = index
             break
     if header_index is None:
+        where = f"工作表「{sheet_name}」" if len(sheet_names) > 1 else ""
         if not any(any(cell_text(v) for v in row) for row in grid):
-            raise UnreadableFile(f"工作表「{sheet_name}」是空的")
-        raise UnreadableFile(f"工作表「{sheet_name}」未找到姓名列（表头可用 --map 指定）")
+            raise UnreadableFile(f"{where or '文件'}是空的")
+        raise UnreadableFile(f"{where}未找到姓名列（表头可用 --map 指定）")
 
     raw_headers = [cell_text(v) for v in grid[header_index]]
     while raw_headers and not raw_headers[-1]:
