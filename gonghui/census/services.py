@@ -387,7 +387,6 @@ def _census_import(*, source, file_name, source_kind, name, org, actor, sheet, m
     if batch is not None:
         _set_batch(batch, status=BatchStatus.RUNNING, error="", progress_done=0, progress_total=0)
 
-    report(0, 0, "read")
     table = _read(data, file_name, sheet, manual_map)
     total = len(table.rows)
     report(total, total, "read")
