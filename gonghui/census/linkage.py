@@ -200,10 +200,16 @@ def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             pl.col("id_last4").str.to_uppercase(),
             # A code known only to the county (6 digits) or township (9) compares at that level.
-            pl.when(pl.col("region_code").str.len_chars() >= 12)
+            # (padded with zeros to 12, as cleaning writes it: 230803000000 is the county only).
+            pl.when(
+                (pl.col("region_code").str.len_chars() >= 12) & ~pl.col("region_code").str.ends_with("000")
+            )
             .then(pl.col("region_code"))
             .alias("region12"),
-            pl.when(pl.col("region_code").str.len_chars() >= 9)
+            pl.when(
+                (pl.col("region_code").str.len_chars() >= 9)
+                & (pl.col("region_code").str.slice(6, 3) != "000")
+            )
             .then(pl.col("region_code").str.slice(0, 9))
             .alias("region9"),
             pl.col("region_code").str.slice(0, 6).alias("region6"),

@@ -577,98 +577,60 @@ def generate_census(
 
 
 @cache
-def _region_lookup() -> tuple[tuple[str, str, str], ...]:
-    """(county name, village name, code) for finding a village in address or region text."""
-    return tuple((county, village, code) for code, (county, _t, village) in region_table().items())
+def _region_lookup():
+    """The cleaning stage's region lookup over the demo city's units (county and below)."""
+    from gonghui.census.cleaning import RegionLookup
+
+    units = []
+    with REGIONS_CSV.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["level"] in ("county", "township", "village"):
+                units.append((row["name"], row["code"]))
+    return RegionLookup.from_units(units)
 
 
-@cache
-def _county_codes() -> dict[str, str]:
-    return {county: code[:6] for code, (county, _t, _v) in region_table().items()}
-
-
-def _region_of(values: dict[str, str]) -> str:
-    text = "".join(values.get(f, "") for f in ("region", "address", "county"))
-    if not text:
-        return ""
-    for county, village, code in _region_lookup():
-        if county in text and village in text:
-            return code
-    for county, code in _county_codes().items():
-        if county in text:
-            return code
-    return ""
-
-
-def _parse_date(text: str) -> date | None:
-    import re
-
-    parts = re.findall(r"\d+", text or "")
-    if len(parts) == 1 and len(parts[0]) == 8:
-        parts = [parts[0][:4], parts[0][4:6], parts[0][6:]]
-    if len(parts) != 3:
-        return None
-    try:
-        return date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        return None
-
-
-def clean_for_linkage(values: dict[str, str], *, key: int, hasher=None):
-    """A LinkRow from one generated row's values: the cleaning rules the issue lists (NFKC,
-    spaces and dots, traditional to simplified, ID and phone normalisation), with `hasher`
-    (default SHA-256) standing in for the keyed hash. For tests and model estimation; the
-    import pipeline uses `gonghui.census.cleaning`."""
+def clean_for_linkage(values: dict[str, str], *, key: int, source_kind: str = "", hasher=None):
+    """A LinkRow from one generated row's values, cleaned by `gonghui.census.cleaning.clean_row`
+    as an import would, with `hasher` (default SHA-256) standing in for the keyed hash. For tests
+    and model estimation (no database, no keys needed)."""
     import hashlib
-    import unicodedata
 
+    from gonghui.census.cleaning import clean_row
     from gonghui.census.types import LinkRow
-    from gonghui.lib.idcard import InvalidIdNumber, id_info_of_canonical, normalize_id_number
-    from gonghui.lib.phone import InvalidPhone, normalize_mobile
 
     hasher = hasher or (lambda purpose, value: hashlib.sha256(f"{purpose}:{value}".encode()).hexdigest())
-    name = unicodedata.normalize("NFKC", values.get("name", ""))
-    name = "".join(name.split())
-    for dot in ("•", ".", "・", "‧", "．"):
-        name = name.replace(dot, "·")
-    name = _to_simplified().convert(name)
-    id_hash = last4 = sex = ""
-    born = None
-    try:
-        id_number = normalize_id_number(values.get("id_number", ""), today=date(2021, 11, 1))
-        info = id_info_of_canonical(id_number)
-        id_hash, last4, sex, born = hasher("id_number", id_number), id_number[-4:], info.sex, info.birth_date
-    except InvalidIdNumber:
-        pass
-    if not last4:
-        last4 = unicodedata.normalize("NFKC", values.get("id_last4", "")).strip().upper()
-    try:
-        phone_hash = hasher("phone", normalize_mobile(values.get("phone", "")))
-    except InvalidPhone:
-        phone_hash = ""
-    born = born or _parse_date(values.get("birth_date", ""))
-    sex = sex or {"男": "M", "女": "F"}.get(values.get("sex", "").strip(), "")
-    fingerprint = hashlib.sha256(f"{name}|{id_hash}|{phone_hash}|{last4}|{born}".encode()).hexdigest()
+    record = dict(values)
+    if "county" in record:
+        record["region"] = record.pop("county")
+    clean = clean_row(
+        record,
+        row_number=key,
+        headers_by_field={},
+        source_kind=source_kind,
+        source_name="",
+        region_lookup=_region_lookup(),
+    )
+    id_hash = hasher("id_number", clean.id_number) if clean.id_number else ""
+    phone_hash = hasher("phone", clean.phone) if clean.phone else ""
+    fingerprint = hashlib.sha256(
+        f"{clean.name}|{id_hash}|{phone_hash}|{clean.id_last4}|{clean.birth_date}".encode()
+    ).hexdigest()
     return LinkRow(
         key=key,
-        name=name,
+        name=clean.name,
         id_hash=id_hash,
-        id_last4=last4,
+        id_last4=clean.id_last4,
         phone_hash=phone_hash,
-        birth_date=born,
-        sex=sex,
-        region_code=_region_of(values),
+        birth_date=clean.birth_date,
+        sex=clean.sex,
+        region_code=clean.region_code,
         fingerprint=fingerprint,
     )
 
 
-@cache
-def _to_simplified():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def link_rows(truth: GroundTruth, *, hasher=None) -> list:
     """One LinkRow per generated row (key = position in `truth.rows`)."""
-    return [clean_for_linkage(row.values, key=i, hasher=hasher) for i, row in enumerate(truth.rows)]
+    return [
+        clean_for_linkage(row.values, key=i, source_kind=truth.files[row.source_file], hasher=hasher)
+        for i, row in enumerate(truth.rows)
+    ]
