@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("people/<int:person_id>/unmask/", views.people_unmask, name="people_unmask"),
     path("regions/", views.regions_list, name="regions_list"),
     path("regions/<str:code>/", views.regions_detail, name="regions_detail"),
+    path("census/", include("gonghui.census.urls")),
 ]

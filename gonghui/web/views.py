@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from gonghui.census.selectors import person_sightings
 from gonghui.lib.idcard import InvalidIdNumber
 from gonghui.lib.phone import InvalidPhone
 from gonghui.orgs.models import OccupationGroup, OrgKind
@@ -179,7 +180,12 @@ def people_detail(request, person_id: int):
     return render(
         request,
         "web/people/detail.html",
-        {"person": person, "can_unmask": request.user.has_perm(UNMASK_PERMISSION)},
+        {
+            "person": person,
+            "can_unmask": request.user.has_perm(UNMASK_PERMISSION),
+            # Where the census saw them: every list row naming them (batches in the viewer's scope).
+            "sightings": person_sightings(viewer=request.user, person=person),
+        },
     )
 
 
