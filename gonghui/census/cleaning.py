@@ -20,7 +20,7 @@ from functools import lru_cache
 from gonghui.census.policies import fold, group_policy
 from gonghui.census.types import CleanRow, Issue
 from gonghui.lib.creditcode import InvalidCreditCode, normalize_credit_code
-from gonghui.lib.idcard import InvalidIdNumber, id_info_of_canonical, normalize_id_number
+from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number
 from gonghui.lib.phone import InvalidPhone, normalize_mobile
 
 __all__ = ["RegionLookup", "classify_occupation", "clean_date", "clean_name", "clean_row"]
@@ -210,9 +210,11 @@ class RegionLookup:
 
     def find(self, region_text: str = "", address_text: str = "") -> str:
         """The 12-digit code of the deepest unit the region text (else the address) names, or ""."""
-        return self._find_cached(fold(region_text), fold(address_text))
+        return self._find_cached(region_text or "", address_text or "")
 
-    def _find(self, region: str, address: str) -> str:
+    def _find(self, region_text: str, address_text: str) -> str:
+        region = fold(region_text)
+        address = fold(address_text) if address_text else ""
         if region:
             codes = self._exact.get(region)
             if codes:
@@ -269,6 +271,7 @@ class RegionLookup:
 
 _SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?E\+?\d+$", re.IGNORECASE)
 _LAST4 = re.compile(r"^\d{3}[\dX]$")
+_PLAIN_MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 _PHONE_SPLIT = re.compile(r"[,，;；/、|]+")
 _LANDLINE = re.compile(r"^(?:\+?86)?0\d{9,11}$|^\d{7,8}$")
 _PHONE_NOISE = re.compile(r"[\s\-\u2010-\u2015\u2212.()（）]+")
@@ -281,6 +284,15 @@ _QUOTES = "'\u2018\u2019`"
 
 def _text(value: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", value or "").split())
+
+
+# Employers and occupations repeat across a file: clean each distinct text once.
+_repeated_text = lru_cache(maxsize=1 << 16)(_text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _birth_of_id(yyyymmdd: str) -> dt.date:
+    return dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
 
 
 def _column(headers_by_field: dict[str, str], field: str) -> str:
@@ -321,14 +333,14 @@ def clean_row(
         if reason:
             issues.append(Issue(column=_column(headers_by_field, "phone"), reason=reason))
 
-    row.employer = _text(record.get("employer") or "")
+    row.employer = _repeated_text(record.get("employer") or "")
     raw_code = record.get("employer_credit_code") or ""
     if raw_code.strip():
         try:
             row.employer_credit_code = normalize_credit_code(raw_code)
         except InvalidCreditCode as exc:
             issues.append(Issue(column=_column(headers_by_field, "employer_credit_code"), reason=str(exc)))
-    row.occupation = _text(record.get("occupation") or "")
+    row.occupation = _repeated_text(record.get("occupation") or "")
     row.address = _text(record.get("address") or "")
     if region_lookup is not None:
         row.region_code = region_lookup.find(record.get("region") or "", row.address)
@@ -354,9 +366,12 @@ def _clean_id(row: CleanRow, record: dict[str, str], headers_by_field: dict[str,
             except InvalidIdNumber as exc:
                 row.issues.append(Issue(column=column, reason=str(exc)))
         if row.id_number:
-            row.id_last4 = row.id_number[-4:]
-            info = id_info_of_canonical(row.id_number)
-            row.birth_date, row.sex = info.birth_date, info.sex
+            canonical = row.id_number
+            row.id_last4 = canonical[-4:]
+            row.birth_date = _birth_of_id(canonical[6:14])
+            row.sex = (
+                "M" if int(canonical[16]) % 2 else "F"
+            )  # as id_info_of_canonical, without a date per row
 
     raw4 = record.get("id_last4") or ""
     if raw4.strip():
@@ -416,6 +431,8 @@ def _clean_birth_and_sex(row: CleanRow, record: dict[str, str], headers_by_field
 
 def _mobile(raw: str) -> tuple[str, str]:
     """(mobile, "") for the first mobile number in the cell, else ("", reason)."""
+    if _PLAIN_MOBILE.fullmatch(raw):  # most cells: already what normalize_mobile would return
+        return raw, ""
     parts = [p for p in _PHONE_SPLIT.split(raw) if p.strip()]
     first_reason = ""
     for part in parts:

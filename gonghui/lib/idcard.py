@@ -11,6 +11,7 @@ Error messages never repeat the number itself: they end up in import reports and
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
 # Weight of position i is 2**(17 - i) mod 11; the check character closes the sum to 1 (mod 11).
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
+_DIGIT_ZERO_SUM = ord("0") * sum(_WEIGHTS)
 
 # First two digits of GB/T 2260 province-level codes, plus 81/82/83 for the residence permits
 # of Hong Kong, Macao and Taiwan residents. The 2023 foreigners' permanent residence card starts
@@ -71,7 +73,9 @@ def id_check_char(first17: str) -> str:
     """The MOD 11-2 check character for the first 17 digits of an ID number."""
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise InvalidIdNumber("身份证号本体码应为17位数字", reason="chars")
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    # The bytes of ASCII digits are the digits plus 48: one C-level pass instead of int() per digit
+    # (a million-row census import checks a million numbers).
+    total = sum(map(operator.mul, first17.encode(), _WEIGHTS)) - _DIGIT_ZERO_SUM
     return _CHECK_CHARS[total % 11]
 
 
