@@ -367,6 +367,6 @@ def single_source(request):
     kind = request.GET.get("kind", "")
     if kind not in SourceKind.values:
         kind = ""
-    people = selectors.people_single_source(viewer=request.user, source_kind=kind)
+    people = selectors.people_single_source(viewer=request.user, source_kind=kind).order_by("name", "pk")
     page = _page(request, people, PEOPLE_PER_PAGE)
     return render(request, "census/single_source.html", {"page": page, "kind": kind, "kinds": SourceKind.choices})

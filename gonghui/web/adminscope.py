@@ -20,6 +20,7 @@ def scoped_queryset(model: type[Model], user, queryset: QuerySet | None = None) 
     """`queryset` (default: all rows of `model`) narrowed to what `user` may see in the admin."""
     from gonghui.accounts.models import ApiToken, Role, User
     from gonghui.audit.models import AuditEvent
+    from gonghui.census.models import BatchRow, ImportBatch, LinkDecision, ReviewItem
     from gonghui.orgs.models import Employer, OccupationGroup, Org
     from gonghui.people.models import Person
     from gonghui.regions.models import Region
@@ -49,6 +50,14 @@ def scoped_queryset(model: type[Model], user, queryset: QuerySet | None = None) 
         return qs.filter(Q(pk__in=users) | Q(pk=user.pk))
     if model is ApiToken:
         return qs.filter(user__in=scoped_queryset(User, user))
+    if model is ImportBatch:
+        return qs.filter(scope.orgs_q("org__"))  # a batch belongs to the union that imported it
+    if model is BatchRow:
+        return qs.filter(scope.orgs_q("batch__org__"))
+    if model is ReviewItem:
+        return qs.filter(scope.orgs_q("row__batch__org__"))
+    if model is LinkDecision:
+        return qs.filter(scope.regions_q("person__work_region__"))
     if model is AuditEvent:
         # Events by people in the viewer's subtree; events of the unscoped machinery stay with superusers.
         return qs.filter(actor__in=scoped_queryset(User, user))

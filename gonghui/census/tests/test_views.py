@@ -494,3 +494,39 @@ def test_it_shows_no_unmasked_id_number_or_phone_on_any_census_page(
         assert not any(value in text for value in secrets), url
     assert len(urls) > 20
     assert batch.rows_rejected == 1
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+
+def _staff(user, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="census", codename__in=codenames))
+    return user
+
+
+def test_it_scopes_the_census_admin_and_decides_through_the_service(login, world, review_item):
+    views = ("view_importbatch", "view_batchrow", "view_reviewitem", "view_linkdecision")
+    batch = review_item.row.batch
+    sibling = login(_staff(world.sibling_user, *views))
+    assert sibling.get(reverse("admin:census_importbatch_change", args=[batch.pk])).status_code == 404
+    assert sibling.get(reverse("admin:census_reviewitem_change", args=[review_item.pk])).status_code == 404
+    assert sibling.get(reverse("admin:census_batchrow_changelist")).context["cl"].result_count == 0
+
+    client = login(_staff(world.district_user, *views))
+    row_page = client.get(reverse("admin:census_batchrow_change", args=[review_item.row_id])).content.decode()
+    assert review_item.row.raw_cipher[:24] not in row_page and review_item.row.phone_hash not in row_page
+    assert "139****2222" in row_page
+    # The batch is read-only in the admin.
+    assert client.post(reverse("admin:census_importbatch_delete", args=[batch.pk]), {"post": "yes"}).status_code == 403
+    response = client.post(
+        reverse("admin:census_reviewitem_changelist"),
+        {"action": "confirm_same_person", "_selected_action": [review_item.pk]},
+    )
+    assert response.status_code == 302
+    review_item.refresh_from_db()
+    assert review_item.status == ReviewStatus.CONFIRMED and review_item.decided_by == world.district_user
+    assert AuditEvent.objects.filter(action="census.review_decide").count() == 1

@@ -17,7 +17,7 @@ from .conftest import plaintext_found
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = ("regions", "orgs", "people", "accounts", "audit")
+OUR_APPS = ("regions", "orgs", "people", "accounts", "audit", "census")
 
 
 def _pages(w):
