@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gonghui.accounts.selectors import viewer_scope
 from gonghui.orgs.models import Org
@@ -18,7 +19,7 @@ from .types import FIELDS
 
 # What each census field is called on the page (the column mapping's choices).
 FIELD_LABELS = {
-    "name": _("Name"),
+    "name": pgettext_lazy("person", "Name"),
     "id_number": _("ID number"),
     "id_last4": _("Last four ID characters"),
     "phone": _("Mobile"),

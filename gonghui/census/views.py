@@ -22,6 +22,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from gonghui.census import selectors, services
@@ -291,7 +292,7 @@ def batch_rejected_xlsx(request, batch_id: int):
     sheet.append(
         [
             _("Row"),
-            _("Name"),
+            pgettext("person", "Name"),
             _("ID number"),
             _("Mobile"),
             _("Employer"),
