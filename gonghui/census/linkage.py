@@ -492,127 +492,283 @@ def resolve(
             else:
                 forbidden.setdefault(key, set()).add(person_id)
 
-    groups = _Groups()
-    id_of: dict[int, str | None] = {}
+    # A decided person not among the records passed still gets a node to link to.
     uid_of_person: dict[int, int] = {}
-    for uid, is_row, id_hash in records.select("uid", "is_row", "id_hash").iter_rows():
-        id_of[uid] = id_hash
-        if is_row:
-            groups.add(uid, id_hash=id_hash, person=None, forbidden=forbidden.get(uid, set()))
-        else:
-            groups.add(uid, id_hash=id_hash, person=person_of[uid], forbidden=set())
-            uid_of_person.setdefault(person_of[uid], uid)
+    for uid, person_id in person_of.items():
+        uid_of_person.setdefault(person_id, uid)
     next_uid = max(person_of, default=offset - 1) + 1
-    for person_id in sorted(
-        set(forced.values()) - set(uid_of_person)
-    ):  # a decided person not among the candidates
+    extra: list[tuple[int, int]] = []
+    for person_id in sorted(set(forced.values()) - set(uid_of_person)):
         uid_of_person[person_id] = next_uid
-        groups.add(next_uid, id_hash=None, person=person_id, forbidden=set())
+        extra.append((next_uid, person_id))
         next_uid += 1
 
-    best_p: dict[int, float] = {}
-    for key, person_id in forced.items():
-        if groups.union(uid_of_person[person_id], key, check=False):
-            best_p[key] = 1.0
+    nodes = records.select("uid", "is_row", "id_hash").join(
+        people_df.select("uid", "person_id"), on="uid", how="left"
+    )
+    if extra:
+        nodes = pl.concat(
+            [
+                nodes,
+                pl.DataFrame(
+                    {
+                        "uid": [u for u, _p in extra],
+                        "is_row": [False] * len(extra),
+                        "id_hash": [None] * len(extra),
+                        "person_id": [p for _u, p in extra],
+                    },
+                    schema=nodes.schema,
+                ),
+            ]
+        )
 
-    # Exact ID: pair each record with the first of its ID hash (people first, then rows).
+    # Accepted edges, in the order they are trusted: decisions, exact IDs, Splink pairs >= auto.
+    edge_schema = {"a": pl.Int64, "b": pl.Int64, "p": pl.Float64, "rank": pl.Int8}
+    forced_edges = pl.DataFrame(
+        {
+            "a": [uid_of_person[p] for p in forced.values()],
+            "b": list(forced),
+            "p": [1.0] * len(forced),
+            "rank": [0] * len(forced),
+        },
+        schema=edge_schema,
+    )
     exact = (
         records.filter(pl.col("id_hash").is_not_null())
-        .sort(["is_row", "uid"])
-        .with_columns(pl.col("uid").first().over("id_hash").alias("anchor"))
-        .filter(pl.col("uid") != pl.col("anchor"))
-        .select("anchor", "uid")
+        .sort(["is_row", "uid"])  # people first
+        .with_columns(pl.col("uid").first().over("id_hash").alias("a"))
+        .filter(pl.col("uid") != pl.col("a"))
+        .select(
+            pl.col("a"),
+            pl.col("uid").alias("b"),
+            pl.lit(1.0).alias("p"),
+            pl.lit(1, dtype=pl.Int8).alias("rank"),
+        )
     )
-    for anchor, uid in exact.iter_rows():
-        if groups.union(anchor, uid):
-            best_p[uid] = 1.0
-            if anchor < offset:
-                best_p[anchor] = 1.0
-
     pairs = score_pairs(records, min_probability=thresholds.review, model=model)
     # The hard rule, on Splink's pairs too: different ID hashes are different people.
-    ids = records.select(pl.col("uid"), pl.col("id_hash"))
+    ids = records.select("uid", "id_hash")
     pairs = (
         pairs.join(ids.rename({"uid": "uid_l", "id_hash": "h_l"}), on="uid_l", how="left")
         .join(ids.rename({"uid": "uid_r", "id_hash": "h_r"}), on="uid_r", how="left")
         .filter(pl.col("h_l").is_null() | pl.col("h_r").is_null() | (pl.col("h_l") == pl.col("h_r")))
-        .select("uid_l", "uid_r", "p")
-        .sort(["p", "uid_l", "uid_r"], descending=[True, False, False])
+        .select(pl.col("uid_l").alias("a"), pl.col("uid_r").alias("b"), "p")
     )
-    uncertain: list[tuple[int, int, float]] = []
-    for uid_l, uid_r, p in pairs.iter_rows():
-        if p >= thresholds.auto_link:
-            if groups.union(uid_l, uid_r):
-                for uid in (uid_l, uid_r):
-                    if uid < offset and uid not in best_p:
-                        best_p[uid] = p
-                continue
-        uncertain.append((uid_l, uid_r, p))
+    accepted = pairs.filter(pl.col("p") >= thresholds.auto_link).with_columns(
+        pl.lit(2, dtype=pl.Int8).alias("rank")
+    )
+    uncertain = pairs.filter(pl.col("p") < thresholds.auto_link)
+    edges = pl.concat([forced_edges, exact.cast(edge_schema), accepted.cast(edge_schema)])
 
-    return _resolutions(rows, groups, best_p, uncertain, forbidden, offset, person_of, thresholds)
+    labels = _components(nodes.get_column("uid"), edges)
+    labels, dropped = _split_conflicts(nodes, labels, edges, forced, forbidden)
+    if dropped.height:
+        uncertain = pl.concat([uncertain, dropped.select("a", "b", "p")])
+    return _resolutions(rows, nodes, labels, edges, uncertain, forbidden, offset, person_of, thresholds)
+
+
+def _components(uids: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
+    """Connected components (uid, label = the smallest uid of its component), by min-label
+    propagation with pointer jumping in Polars: a few passes, since groups are small."""
+    import polars as pl
+
+    labels = pl.DataFrame({"uid": uids, "label": uids})
+    if edges.height == 0:
+        return labels
+    both = pl.concat(
+        [
+            edges.select(pl.col("a").alias("s"), pl.col("b").alias("t")),
+            edges.select(pl.col("b").alias("s"), pl.col("a").alias("t")),
+        ]
+    )
+    touched = both.select(pl.col("s").alias("uid")).unique()
+    current = touched.with_columns(pl.col("uid").alias("label"))
+    while True:
+        lowest = (
+            both.join(current, left_on="t", right_on="uid")
+            .group_by("s")
+            .agg(pl.col("label").min().alias("nb"))
+            .rename({"s": "uid"})
+        )
+        step = current.join(lowest, on="uid", how="left").with_columns(
+            pl.min_horizontal("label", "nb").alias("new")
+        )
+        # pointer jumping: take the label of one's label
+        step = step.join(
+            step.select(pl.col("uid").alias("new"), pl.col("new").alias("jump")), on="new", how="left"
+        ).with_columns(pl.min_horizontal("new", "jump").alias("new"))
+        changed = step.filter(pl.col("new") != pl.col("label")).height
+        current = step.select("uid", pl.col("new").alias("label"))
+        if not changed:
+            break
+    return labels.join(current.rename({"label": "found"}), on="uid", how="left").select(
+        "uid", pl.coalesce("found", "label").alias("label")
+    )
+
+
+def _split_conflicts(
+    nodes: pl.DataFrame,
+    labels: pl.DataFrame,
+    edges: pl.DataFrame,
+    forced: dict[int, int],
+    forbidden: dict[int, set[int]],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Components holding two ID hashes or two people, or touched by a decision, are rebuilt
+    greedily (most trusted edge first) so that none of that happens; returns the new labels and
+    the accepted edges that had to be dropped."""
+    import polars as pl
+
+    with_labels = nodes.join(labels, on="uid")
+    stats = with_labels.group_by("label").agg(
+        pl.col("id_hash").drop_nulls().n_unique().alias("n_id"),
+        pl.col("person_id").drop_nulls().n_unique().alias("n_person"),
+    )
+    bad = set(stats.filter((pl.col("n_id") > 1) | (pl.col("n_person") > 1)).get_column("label").to_list())
+    decided = set(forced) | set(forbidden)
+    if decided:
+        bad |= set(labels.filter(pl.col("uid").is_in(list(decided))).get_column("label").to_list())
+    empty = edges.head(0)
+    if not bad:
+        return labels, empty
+    slow = with_labels.filter(pl.col("label").is_in(list(bad)))
+    groups = _Groups()
+    for uid, is_row, id_hash, person_id, _label in slow.iter_rows():
+        groups.add(
+            uid, id_hash=id_hash, person=person_id, forbidden=forbidden.get(uid, set()) if is_row else set()
+        )
+    slow_uids = slow.get_column("uid")
+    slow_edges = edges.filter(pl.col("a").is_in(slow_uids.implode())).sort(
+        ["rank", "p", "a", "b"], descending=[False, True, False, False]
+    )
+    dropped = []
+    for a, b, p, rank in slow_edges.iter_rows():
+        if not groups.union(a, b, check=rank != 0):
+            dropped.append((a, b, p, rank))
+    relabel = pl.DataFrame(
+        {"uid": slow_uids, "new": [groups.find(u) for u in slow_uids.to_list()]},
+        schema={"uid": pl.Int64, "new": pl.Int64},
+    )
+    labels = labels.join(relabel, on="uid", how="left").select(
+        "uid", pl.coalesce("new", "label").alias("label")
+    )
+    return labels, pl.DataFrame(dropped, schema=edges.schema, orient="row")
 
 
 def _resolutions(
     rows: list[LinkRow],
-    groups: _Groups,
-    best_p: dict[int, float],
-    uncertain: list[tuple[int, int, float]],
+    nodes: pl.DataFrame,
+    labels: pl.DataFrame,
+    edges: pl.DataFrame,
+    uncertain: pl.DataFrame,
     forbidden: dict[int, set[int]],
     offset: int,
     person_of: dict[int, int],
     thresholds: Thresholds,
 ) -> list[Resolution]:
-    find = groups.find
-    root_of = {row.key: find(row.key) for row in rows}
-    # New people: number the person-less groups in the order their first row appears.
-    cluster_of_root: dict[int, int] = {}
-    for row in rows:
-        root = root_of[row.key]
-        if root not in groups.person and root not in cluster_of_root:
-            cluster_of_root[root] = len(cluster_of_root)
+    import polars as pl
 
-    # Uncertain pairs: row -> person candidates, and row -> other new person's cluster.
-    person_candidates: dict[int, dict[int, float]] = {}  # root -> {person_id: p}
+    comp = (
+        nodes.join(labels, on="uid")
+        .group_by("label")
+        .agg(
+            pl.col("person_id").drop_nulls().first().alias("comp_person"),
+            pl.col("id_hash").drop_nulls().first().alias("comp_id"),
+        )
+    )
+    # Each row's best accepted edge inside its final group.
+    kept = (
+        edges.join(labels.rename({"uid": "a", "label": "la"}), on="a")
+        .join(labels.rename({"uid": "b", "label": "lb"}), on="b")
+        .filter(pl.col("la") == pl.col("lb"))
+    )
+    best = (
+        pl.concat([kept.select(pl.col("a").alias("uid"), "p"), kept.select(pl.col("b").alias("uid"), "p")])
+        .group_by("uid")
+        .agg(pl.col("p").max().alias("best_p"))
+    )
+    table = (
+        pl.DataFrame({"uid": [r.key for r in rows]}, schema={"uid": pl.Int64})
+        .with_row_index("pos")
+        .join(labels, on="uid", how="left")
+        .join(comp, on="label", how="left")
+        .join(best, on="uid", how="left")
+    )
+    # New people: number the person-less groups in the order their first row appears.
+    clusters = (
+        table.filter(pl.col("comp_person").is_null())
+        .group_by("label")
+        .agg(pl.col("pos").min())
+        .sort("pos")
+        .with_row_index("cluster")
+        .select("label", pl.col("cluster").cast(pl.Int64))
+    )
+    table = table.join(clusters, on="label", how="left").sort("pos")
+
+    # Uncertain pairs: a row of a new group against an existing person or another new group.
+    person_candidates: dict[int, dict[int, float]] = {}  # label -> {person_id: p}
     row_person: dict[int, dict[int, float]] = {}  # row key -> {person_id: p}
     row_cluster: dict[int, dict[int, float]] = {}  # row key -> {cluster: p}
-    for uid_l, uid_r, p in uncertain:
-        root_l, root_r = find(uid_l), find(uid_r)
-        if root_l == root_r:
-            continue
-        for a, b, root_a, root_b in ((uid_l, uid_r, root_l, root_r), (uid_r, uid_l, root_r, root_l)):
-            if a >= offset or root_a in groups.person:
-                continue  # a person, or a row already linked with confidence
-            if b >= offset:  # a row and an existing person
-                person_id = person_of[b]
-                if person_id in forbidden.get(a, ()) or _clash(groups, root_a, b):
-                    continue
-                row_person.setdefault(a, {})[person_id] = max(p, row_person.get(a, {}).get(person_id, 0.0))
-                cands = person_candidates.setdefault(root_a, {})
-                cands[person_id] = max(p, cands.get(person_id, 0.0))
-            elif root_b in cluster_of_root:  # two rows that became different new people
-                cluster = cluster_of_root[root_b]
-                row_cluster.setdefault(a, {})[cluster] = max(p, row_cluster.get(a, {}).get(cluster, 0.0))
+    if uncertain.height:
+        info = comp.join(clusters, on="label", how="left")
+        side = labels.join(info, on="label", how="left")
+        marked = (
+            uncertain.join(side.rename({c: f"{c}_a" for c in side.columns}), left_on="a", right_on="uid_a")
+            .join(side.rename({c: f"{c}_b" for c in side.columns}), left_on="b", right_on="uid_b")
+            .filter(pl.col("label_a") != pl.col("label_b"))
+        )
+        for a, b, p, la, pa, ida, ca, lb, pb, idb, cb in marked.select(
+            "a",
+            "b",
+            "p",
+            "label_a",
+            "comp_person_a",
+            "comp_id_a",
+            "cluster_a",
+            "label_b",
+            "comp_person_b",
+            "comp_id_b",
+            "cluster_b",
+        ).iter_rows():
+            for x, y, lx, px, idx, _ly, py, idy, cy in (
+                (a, b, la, pa, ida, lb, pb, idb, cb),
+                (b, a, lb, pb, idb, la, pa, ida, ca),
+            ):
+                if x >= offset or px is not None:
+                    continue  # a person record, or a row linked with confidence
+                if y >= offset:  # an existing person
+                    person_id = person_of[y]
+                    if person_id in forbidden.get(x, ()) or (idx and idy and idx != idy):
+                        continue
+                    own = row_person.setdefault(x, {})
+                    own[person_id] = max(p, own.get(person_id, 0.0))
+                    cands = person_candidates.setdefault(lx, {})
+                    cands[person_id] = max(p, cands.get(person_id, 0.0))
+                elif py is None and cy is not None:
+                    if idx and idy and idx != idy:
+                        continue
+                    others = row_cluster.setdefault(x, {})
+                    others[cy] = max(p, others.get(cy, 0.0))
 
     out: list[Resolution] = []
-    for row in rows:
-        key = row.key
-        root = root_of[key]
-        if root in groups.person:
-            out.append(
-                Resolution(
-                    key=key, status="linked", person_id=groups.person[root], probability=best_p.get(key)
-                )
-            )
+    for key, label, comp_person, best_p, cluster in table.select(
+        "uid", "label", "comp_person", "best_p", "cluster"
+    ).iter_rows():
+        if comp_person is not None:
+            out.append(Resolution(key=key, status="linked", person_id=comp_person, probability=best_p))
             continue
-        cluster = cluster_of_root[root]
-        group_cands = person_candidates.get(root, {})
+        own = row_person.get(key)
+        group_cands = person_candidates.get(label)
+        cluster_cands = row_cluster.get(key)
+        if not (own or group_cands or cluster_cands):
+            out.append(Resolution(key=key, status="new", new_cluster=cluster, probability=best_p))
+            continue
+        group_cands = group_cands or {}
         best = max(group_cands.items(), key=lambda item: (item[1], -item[0]), default=None)
-        own = row_person.get(key, {})
         candidates = tuple(
             (person_id, round(p, 6))
             for person_id, p in sorted((own or group_cands).items(), key=lambda i: (-i[1], i[0]))
         )
-        cluster_cands = tuple(sorted(row_cluster.get(key, {}).items(), key=lambda i: (-i[1], i[0])))
+        cluster_list = tuple(sorted((cluster_cands or {}).items(), key=lambda i: (-i[1], i[0])))
         if best is not None and best[1] >= thresholds.provisional:
             out.append(
                 Resolution(
@@ -621,11 +777,11 @@ def _resolutions(
                     person_id=best[0],
                     probability=best[1],
                     candidates=candidates,
-                    cluster_candidates=cluster_cands,
+                    cluster_candidates=cluster_list,
                 )
             )
-        elif own or cluster_cands:
-            top = max([p for _c, p in candidates] + [p for _c, p in cluster_cands])
+        elif own or cluster_list:
+            top = max([p for _c, p in candidates] + [p for _c, p in cluster_list])
             out.append(
                 Resolution(
                     key=key,
@@ -633,19 +789,12 @@ def _resolutions(
                     new_cluster=cluster,
                     probability=top,
                     candidates=candidates,
-                    cluster_candidates=cluster_cands,
+                    cluster_candidates=cluster_list,
                 )
             )
         else:
-            out.append(Resolution(key=key, status="new", new_cluster=cluster, probability=best_p.get(key)))
+            out.append(Resolution(key=key, status="new", new_cluster=cluster, probability=best_p))
     return out
-
-
-def _clash(groups: _Groups, root: int, person_uid: int) -> bool:
-    """Would the row's group and this person hold two different ID hashes?"""
-    own = groups.id_hash.get(root)
-    theirs = groups.id_hash.get(groups.find(person_uid))
-    return bool(own and theirs and own != theirs)
 
 
 # --- estimating the model -----------------------------------------------------------------------
