@@ -407,3 +407,64 @@ def test_it_lets_only_one_of_two_concurrent_confirmations_win(world, monkeypatch
     assert item.status in (ReviewStatus.CONFIRMED, ReviewStatus.REJECTED)
     assert LinkDecision.objects.count() == 1
     assert AuditEvent.objects.filter(action="census.review_decide").count() == 1
+
+
+@pytest.mark.django_db
+def test_it_resolves_employer_and_region_and_updates_them_from_a_newer_source(world):
+    from gonghui.lib.creditcode import make_credit_code
+    from gonghui.orgs.models import Employer
+
+    sf = Employer.objects.create(credit_code=make_credit_code(1), name="顺丰速运佳木斯分公司")
+    meituan = Employer.objects.create(credit_code=make_credit_code(2), name="美团骑手站点")
+    headers = (*HEADERS, "所属社区")
+    do_import(
+        census_csv(
+            [("张建国", ZHANG[1], ZHANG[2], "快递员", "顺丰速运佳木斯分公司", "郊区长发镇")], headers=headers
+        )
+    )
+    zhang = Person.objects.get()
+    assert (zhang.employer, zhang.work_region, zhang.group.code) == (sf, world.suburb_town, "courier")
+
+    newer = [("张建国", ZHANG[1], "", "外卖骑手", "美团骑手站点", "前进区永安街道")]
+    result = do_import(census_csv(newer, headers=headers), file_name="美团.csv")
+    assert result.people_updated == 1
+    zhang.refresh_from_db()
+    assert (zhang.employer, zhang.work_region, zhang.group.code) == (meituan, world.qianjin_street, "rider")
+    # What the newer source leaves blank (the phone) is kept; the ID number is untouched.
+    assert zhang.phone_hash == phone_hash(ZHANG[2])
+    assert decrypt(zhang.id_number_cipher) == ZHANG[1]
+
+
+@pytest.mark.django_db
+def test_it_moves_a_rejected_row_to_the_next_open_candidate(world, monkeypatch):
+    from gonghui.census.types import Resolution
+
+    do_import(census_csv([ZHANG, LI]), org=world.suburb_fed)
+    zhang = Person.objects.get(id_number_hash=id_number_hash(ZHANG[1]))
+    li = Person.objects.get(id_number_hash=id_number_hash(LI[1]))
+
+    def unsure(prepared, known):
+        return {
+            key: Resolution(
+                key=key,
+                status="review",
+                person_id=zhang.pk,
+                probability=0.8,
+                candidates=((zhang.pk, 0.8), (li.pk, 0.6)),
+            )
+            for key, _item in enumerate(prepared)
+        }
+
+    monkeypatch.setattr(services, "_resolve", unsure)
+    batch = do_import(
+        census_csv([("张建国", "", "", "快递员", "")]), file_name="b.csv", org=world.suburb_fed
+    ).batch
+    first, second = ReviewItem.objects.filter(row__batch=batch).order_by("-match_probability")
+    assert (first.candidate, second.candidate) == (zhang, li)
+    review_decide(viewer=world.district_user, item=first, same_person=False)
+    row = BatchRow.objects.get(batch=batch)
+    assert row.person == li and row.status == RowStatus.REVIEW
+    review_decide(viewer=world.district_user, item=second, same_person=False)
+    row.refresh_from_db()
+    assert row.person not in (zhang, li) and row.status == RowStatus.NEW
+    assert Person.objects.count() == 3
