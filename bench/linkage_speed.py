@@ -38,9 +38,11 @@ def rows_for(n: int):
         for r in base:
             if len(rows) >= n:
                 break
-            born = r.birth_date.replace(year=r.birth_date.year - copy % 40) if r.birth_date else None
-            if born and born.month == 2 and born.day == 29:
-                born = date(born.year, 2, 28)
+            born = r.birth_date
+            if born:
+                born = date(
+                    born.year - copy % 40, born.month, min(born.day, 28) if born.month == 2 else born.day
+                )
             rows.append(
                 dataclasses.replace(
                     r,

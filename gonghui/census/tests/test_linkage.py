@@ -201,3 +201,14 @@ def test_it_accepts_several_records_of_one_person():
 def test_it_refuses_duplicate_keys():
     with pytest.raises(ValueError):
         resolve([row(0, "甲乙"), row(0, "丙丁")], [], thresholds=TH)
+
+
+def test_it_takes_people_as_a_polars_frame():
+    from gonghui.census.linkage import people_frame
+
+    frame = people_frame(
+        [person(5, "孙丽", id_hash="H", phone="P1", last4="7777"), person(6, "赵敏", phone="P9")]
+    )
+    out = by_key(resolve([row(0, "孙丽", phone="P1"), row(1, "孙丽", id_hash="H")], frame, thresholds=TH))
+    assert (out[0].person_id, out[1].person_id) == (5, 5)
+    assert out[1].status == "linked" and out[1].probability == 1.0
