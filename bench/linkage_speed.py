@@ -3,8 +3,9 @@
     .venv/bin/python bench/linkage_speed.py 10000 100000 [1000000]
 
 Rows come from the messy-census generator (cleaned as an import would); sizes above 200,000
-repeat a 200,000-row census with the hashes and birth years shifted per copy, so the copies are
-different people who share the names (more same-name candidates than a real census, not fewer).
+repeat a 200,000-row census with the hashes, birth years and last ID digit shifted per copy, so
+the copies are different people who share the names (more same-name candidates than a real
+census, not fewer).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def rows_for(n: int):
                     key=len(rows),
                     id_hash=shift(r.id_hash, copy),
                     phone_hash=shift(r.phone_hash, copy),
+                    id_last4=r.id_last4[:3] + str((int(r.id_last4[3]) + copy) % 10)
+                    if r.id_last4[3:].isdigit()
+                    else r.id_last4,
                     birth_date=born,
                     fingerprint=shift(r.fingerprint, copy),
                 )
