@@ -17,17 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, models, router, transaction
+from django.db import connection, connections, models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -379,7 +382,39 @@ def census_import(
         raise
 
 
-def _census_import(*, source, file_name, source_kind, name, org, actor, sheet, manual_map, report, batch):
+# Any fixed 64-bit number: the key of the PostgreSQL advisory lock that lets one import at a time
+# link and write (a second waits), so each links against the people the one before it wrote.
+IMPORT_LOCK_KEY = 0x636E_7375_735F_696D  # "cnsus_im"
+
+
+@contextmanager
+def _one_import_at_a_time():
+    """Serialise imports on PostgreSQL with a session advisory lock (released if the process dies).
+
+    SQLite serialises the writes themselves; two imports running at the same moment there could
+    link against people the other has not committed yet, which an installation on SQLite (one desk)
+    does not meet in practice.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_KEY])
+
+
+def _census_import(**kwargs):
+    with _one_import_at_a_time():
+        return _census_import_locked(**kwargs)
+
+
+def _census_import_locked(
+    *, source, file_name, source_kind, name, org, actor, sheet, manual_map, report, batch
+):
     if source_kind not in SourceKind.values:
         raise CensusFileRefused(f"未知的来源类型 {source_kind}（可选：{'、'.join(SourceKind.values)}）")
     data = _bytes_of(source)
@@ -585,33 +620,37 @@ class _Writer:
             if res.person_id is None and res.new_cluster is not None:
                 members.setdefault(res.new_cluster, []).append(self.prepared[key])
         clusters = sorted(members)
-        people = []
-        for cluster in clusters:
-            best = _best_row(members[cluster])
-            c = best.clean
-            fields = protected_fields(id_number=c.id_number or None, phone=c.phone or None)
-            if not c.id_number:
-                fields["birth_date"] = c.birth_date
-                fields["sex"] = c.sex
-            group_code = c.group_code or next(
-                (m.clean.group_code for m in members[cluster] if m.clean.group_code), ""
-            )
-            people.append(
-                {
-                    "name": c.name[:100],
-                    "employer_id": self._employer_id(c),
-                    "group_id": self.group_ids.get(group_code),
-                    "occupation": c.occupation[:100],
-                    "work_region_id": self.region_ids.get(c.region_code),
-                    **fields,
-                }
-            )
-        ids = _reserve_ids(Person, len(people))
+        ids = _reserve_ids(Person, len(clusters))
         insert = _Insert(Person)
-        for start in range(0, len(people), WRITE_CHUNK):
-            chunk = people[start : start + WRITE_CHUNK]
-            insert.rows([insert.row(id=pk, **values) for pk, values in zip(ids[start:], chunk, strict=False)])
+
+        def chunks():
+            chunk = []
+            for pk, cluster in zip(ids, clusters, strict=True):
+                chunk.append(insert.row(id=pk, **self._person_values(members[cluster])))
+                if len(chunk) == WRITE_CHUNK:
+                    yield chunk
+                    chunk = []
+            yield chunk
+
+        for chunk in _ahead(chunks()):
+            insert.rows(chunk)
         return dict(zip(clusters, ids, strict=True))
+
+    def _person_values(self, members: list[_Prepared]) -> dict[str, Any]:
+        c = _best_row(members).clean
+        fields = protected_fields(id_number=c.id_number or None, phone=c.phone or None)
+        if not c.id_number:
+            fields["birth_date"] = c.birth_date
+            fields["sex"] = c.sex
+        group_code = c.group_code or next((m.clean.group_code for m in members if m.clean.group_code), "")
+        return {
+            "name": c.name[:100],
+            "employer_id": self._employer_id(c),
+            "group_id": self.group_ids.get(group_code),
+            "occupation": c.occupation[:100],
+            "work_region_id": self.region_ids.get(c.region_code),
+            **fields,
+        }
 
     def _row_person(self, res: Resolution | None, cluster_people: dict[int, int]) -> int | None:
         if res is None:
@@ -624,44 +663,56 @@ class _Writer:
         """Every row as read (encrypted) and as cleaned; returns (row id, person id) in file order."""
         insert = _Insert(BatchRow)
         ids = _reserve_ids(BatchRow, len(self.prepared))
-        written, chunk = [], []
-        for key, item in enumerate(self.prepared):
-            c = item.clean
-            res = self.resolutions.get(key)
-            person_id = self._row_person(res, cluster_people)
-            chunk.append(
-                insert.row(
-                    id=ids[key],
-                    batch_id=batch.pk,
-                    row_number=c.row_number,
-                    raw_cipher=encrypt(json.dumps(item.raw, ensure_ascii=False, default=str)),
-                    fingerprint=item.fingerprint,
-                    name=c.name[:100],
-                    id_number_hash=item.id_hash,
-                    id_number_masked=mask_id_number(c.id_number),
-                    id_last4=c.id_last4[:4],
-                    phone_hash=item.phone_hash,
-                    phone_masked=mask_phone(c.phone),
-                    birth_date=c.birth_date,
-                    sex=c.sex,
-                    employer_name=c.employer[:200],
-                    occupation=c.occupation[:100],
-                    address=c.address[:255],
-                    region_id=self.region_ids.get(c.region_code),
-                    group_id=self.group_ids.get(c.group_code),
-                    status=res.status if res is not None else RowStatus.REJECTED,
-                    person_id=person_id,
-                    match_probability=res.probability if res is not None else None,
-                    issues=[asdict(issue) for issue in c.issues],
-                )
-            )
-            written.append((ids[key], person_id))
-            if len(chunk) == WRITE_CHUNK:
-                insert.rows(chunk)
-                chunk = []
-                self.report(len(written), self.total, "write")
-        insert.rows(chunk)
-        return written
+        persons = [
+            self._row_person(self.resolutions.get(key), cluster_people) for key in range(len(self.prepared))
+        ]
+
+        def chunks():
+            chunk = []
+            for key, item in enumerate(self.prepared):
+                chunk.append(self._row_values(insert, ids[key], batch.pk, key, item, persons[key]))
+                if len(chunk) == WRITE_CHUNK:
+                    yield chunk
+                    chunk = []
+            yield chunk
+
+        done = 0
+        for chunk in _ahead(chunks()):
+            insert.rows(chunk)
+            done += len(chunk)
+            self.report(done, self.total, "write")
+        return list(zip(ids, persons, strict=True))
+
+    def _row_values(self, insert, pk: int, batch_id: int, key: int, item: _Prepared, person_id) -> tuple:
+        c = item.clean
+        res = self.resolutions.get(key)
+        return insert.row(
+            id=pk,
+            batch_id=batch_id,
+            row_number=c.row_number,
+            raw_cipher=encrypt(json.dumps(item.raw, ensure_ascii=False, default=str)),
+            fingerprint=item.fingerprint,
+            name=c.name[:100],
+            id_number_hash=item.id_hash,
+            id_number_masked=mask_id_number(c.id_number),
+            id_last4=c.id_last4[:4],
+            phone_hash=item.phone_hash,
+            phone_masked=mask_phone(c.phone),
+            birth_date=c.birth_date,
+            sex=c.sex,
+            employer_name=c.employer[:200],
+            occupation=c.occupation[:100],
+            address=c.address[:255],
+            region_id=self.region_ids.get(c.region_code),
+            group_id=self.group_ids.get(c.group_code),
+            status=res.status if res is not None else RowStatus.REJECTED,
+            person_id=person_id,
+            match_probability=res.probability if res is not None else None,
+            # JSON text as the column stores it (SQLite text, PostgreSQL jsonb through COPY's text form).
+            issues=json.dumps([asdict(issue) for issue in c.issues], ensure_ascii=False)
+            if c.issues
+            else "[]",
+        )
 
     def _create_reviews(self, rows: list[tuple[int, int | None]], cluster_people: dict[int, int]) -> int:
         items = []
@@ -745,7 +796,7 @@ def census_import_start(
     """Queue an upload for import in the background and return its batch without waiting.
 
     Guarantees: the bytes are kept under var/census/uploads/<sha256>; the same file of the same
-    source kind imported before returns that (done) batch and queues nothing; otherwise a QUEUED
+    source kind imported (or queued) before returns that batch and queues nothing; otherwise a QUEUED
     batch is created and, once committed, a detached `gonghui census run-batch ID` process imports
     it (or, with the setting CENSUS_RUN_INLINE, it runs at once in this process, for tests).
     """
@@ -753,7 +804,11 @@ def census_import_start(
         raise CensusFileRefused(f"未知的来源类型 {source_kind}（可选：{'、'.join(SourceKind.values)}）")
     sha256 = hashlib.sha256(source).hexdigest()
     existing = (
-        ImportBatch.objects.filter(sha256=sha256, source_kind=source_kind, status=BatchStatus.DONE)
+        ImportBatch.objects.filter(
+            sha256=sha256,
+            source_kind=source_kind,
+            status__in=(BatchStatus.DONE, BatchStatus.QUEUED),
+        )
         .order_by("-id")
         .first()
     )
@@ -938,9 +993,8 @@ class _Insert:
     def __init__(self, model):
         self.connection = connections[router.db_for_write(model)]
         self.fields = list(model._meta.concrete_fields)
-        self.convert = {
-            f.attname: f for f in self.fields if isinstance(f, models.DateField | models.JSONField)
-        }
+        # Dates and times go through the backend's conversion; JSON columns take JSON text as given.
+        self.convert = {f.attname: f for f in self.fields if isinstance(f, models.DateField)}
         now = timezone.now()
         self.defaults = {}
         for f in self.fields:
@@ -1016,3 +1070,55 @@ def _update(model, updates: list[dict[str, Any]]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(params), WRITE_CHUNK):
             cursor.executemany(sql, params[start : start + WRITE_CHUNK])
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def _ahead(chunks: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Build the next chunks in a helper thread while the caller inserts the last one.
+
+    Building a chunk is Python work (encryption, hashing, JSON); inserting it is the database's,
+    and sqlite3 and psycopg let go of the GIL while they wait on it, so the two overlap. The
+    helper touches no database connection. Its exception is raised here; stopping early (the
+    insert failed) stops the helper.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in chunks:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(_Failed(exc))
+
+    helper = threading.Thread(target=run, name="census-write-ahead", daemon=True)
+    helper.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        helper.join()
