@@ -182,23 +182,32 @@ def _masked_raw(field_name: str, value: str) -> str:
 # cleaning and linkage input
 
 
-def _clean(table, *, source_kind: str, source_name: str) -> list[CleanRow]:
+CLEAN_PROGRESS_EVERY = 5000
+
+
+def _clean(
+    table, *, source_kind: str, source_name: str, progress: Callable[[int], None] = lambda done: None
+) -> list[CleanRow]:
     """Every row cleaned in memory: the region look-up is built once, no query per row."""
     from gonghui.census.cleaning import RegionLookup, clean_row
 
     regions = RegionLookup.from_db()
     columns = table.headers_by_field
-    return [
-        clean_row(
-            record,
-            row_number=number,
-            headers_by_field=columns,
-            source_kind=source_kind,
-            source_name=source_name,
-            region_lookup=regions,
+    cleaned = []
+    for number, record in table.records():
+        cleaned.append(
+            clean_row(
+                record,
+                row_number=number,
+                headers_by_field=columns,
+                source_kind=source_kind,
+                source_name=source_name,
+                region_lookup=regions,
+            )
         )
-        for number, record in table.records()
-    ]
+        if len(cleaned) % CLEAN_PROGRESS_EVERY == 0:
+            progress(len(cleaned))
+    return cleaned
 
 
 def row_fingerprint(*, name: str, id_hash: str, phone_hash: str, id_last4: str, birth_date) -> str:
@@ -445,7 +454,13 @@ def _census_import_locked(
         _set_batch(batch, progress_total=total * 3, progress_done=0)
 
     report(0, total, "clean")
-    clean_rows = _clean(table, source_kind=source_kind, source_name=name)
+
+    def cleaning(done: int) -> None:
+        report(done, total, "clean")
+        if batch is not None:
+            _set_batch(batch, progress_done=done)
+
+    clean_rows = _clean(table, source_kind=source_kind, source_name=name, progress=cleaning)
     prepared = _prepare(clean_rows, [table.raw_record(row) for row in table.rows])
     report(total, total, "clean")
     if batch is not None:

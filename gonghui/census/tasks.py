@@ -16,8 +16,8 @@ def run_batch(batch_id: int, *, progress=None) -> ImportResult | None:
     """Import the upload of a queued (or failed, or interrupted) batch; None if it is already done.
 
     A refused file marks the batch failed with the reason (CensusFileRefused is re-raised); a
-    missing upload too. A crash leaves the batch 'running' with nothing else written; running
-    this again starts over.
+    missing upload too; any other error marks it failed and is re-raised. A killed process leaves
+    the batch 'running' with nothing else written. Either way, running this again starts over.
     """
     batch = ImportBatch.objects.select_related("org", "imported_by").get(pk=batch_id)
     if batch.status == BatchStatus.DONE:
@@ -29,6 +29,21 @@ def run_batch(batch_id: int, *, progress=None) -> ImportResult | None:
             status=BatchStatus.FAILED, error=reason, finished_at=timezone.now()
         )
         raise CensusFileRefused(reason)
+    try:
+        return _import(batch, path, progress)
+    except CensusFileRefused:
+        raise  # census_import marked the batch failed with the reason
+    except Exception as exc:
+        # Nothing of the batch was written (one transaction); say so on the batch page, then fail loudly.
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.FAILED,
+            error=f"导入中断，未写入任何数据：{exc.__class__.__name__}",
+            finished_at=timezone.now(),
+        )
+        raise
+
+
+def _import(batch: ImportBatch, path, progress) -> ImportResult:
     return census_import(
         source=path,
         file_name=batch.file_name,

@@ -468,3 +468,45 @@ def test_it_moves_a_rejected_row_to_the_next_open_candidate(world, monkeypatch):
     row.refresh_from_db()
     assert row.person not in (zhang, li) and row.status == RowStatus.NEW
     assert Person.objects.count() == 3
+
+
+def test_it_hands_a_failure_of_the_write_ahead_helper_to_the_writer():
+    def chunks():
+        yield [1]
+        raise RuntimeError("encryption key missing")
+
+    seen = []
+    with pytest.raises(RuntimeError, match="encryption key missing"):
+        for chunk in services._ahead(chunks()):
+            seen.append(chunk)
+    assert seen == [[1]]
+    # A writer that stops early stops the helper too (no thread left behind).
+    endless = services._ahead(iter(lambda: [0], None))
+    next(endless)
+    endless.close()
+    assert not [t for t in threading.enumerate() if t.name == "census-write-ahead"]
+
+
+@pytest.mark.django_db
+def test_it_marks_a_background_batch_failed_when_the_write_breaks_and_reruns_it(
+    settings, tmp_path, monkeypatch
+):
+    from gonghui.census.tasks import run_batch
+
+    settings.VAR_DIR = tmp_path
+    settings.CENSUS_RUN_INLINE = False
+    batch = census_import_start(source=census_csv([ZHANG, LI]), file_name="q.csv", source_kind="hrss")
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services._Writer, "_create_rows", crash)
+    with pytest.raises(RuntimeError):
+        run_batch(batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.FAILED and "RuntimeError" in batch.error
+    assert not Person.objects.exists() and not BatchRow.objects.exists()
+    monkeypatch.undo()
+    assert run_batch(batch.pk).batch.pk == batch.pk
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.DONE and batch.rows_total == 2 and not batch.error
