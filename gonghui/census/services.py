@@ -942,9 +942,11 @@ def review_decide(*, viewer: Any, item: ReviewItem, same_person: bool) -> Review
         row = BatchRow.objects.select_for_update().select_related("batch").get(pk=item.row_id)
         before = {"status": row.status, "person": row.person_id}
         open_items = ReviewItem.objects.filter(row=row, status=ReviewStatus.OPEN)
+        provisional = None
         if same_person:
             others = list(open_items.values_list("pk", flat=True))
             open_items.update(status=ReviewStatus.REJECTED, decided_by=decider, decided_at=now)
+            provisional = row.person_id
             row.person_id = item.candidate_id
             row.status = RowStatus.LINKED
         else:
@@ -958,6 +960,9 @@ def review_decide(*, viewer: Any, item: ReviewItem, same_person: bool) -> Review
             if not open_items.exists():
                 row.status = RowStatus.NEW if row.person_id not in _linked_before(row) else RowStatus.LINKED
         row.save(update_fields=["person", "status"])
+        dropped = None
+        if same_person and provisional and provisional != row.person_id:
+            dropped = _drop_if_orphan(provisional, row.batch)
         LinkDecision.objects.update_or_create(
             fingerprint=row.fingerprint,
             person_id=item.candidate_id,
@@ -975,10 +980,25 @@ def review_decide(*, viewer: Any, item: ReviewItem, same_person: bool) -> Review
                 "from": before,
                 "to": {"status": row.status, "person": row.person_id},
                 "also_closed": others,
+                "dropped_person": dropped,
             },
         )
     item.refresh_from_db()
     return item
+
+
+def _drop_if_orphan(person_id: int, batch: ImportBatch) -> int | None:
+    """Delete the person a batch made for a row now confirmed to be someone else, when nothing else
+    names them (no other row, review item or record of any app); returns the id dropped, or None."""
+    person = Person.objects.filter(pk=person_id, created_at__gte=batch.created_at).first()
+    if person is None:
+        return None
+    for relation in Person._meta.related_objects:
+        manager = relation.related_model._default_manager
+        if manager.filter(**{relation.field.name: person_id}).exists():
+            return None
+    person.delete()
+    return person_id
 
 
 def _linked_before(row: BatchRow) -> set[int]:

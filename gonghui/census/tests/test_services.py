@@ -510,3 +510,31 @@ def test_it_marks_a_background_batch_failed_when_the_write_breaks_and_reruns_it(
     assert run_batch(batch.pk).batch.pk == batch.pk
     batch.refresh_from_db()
     assert batch.status == BatchStatus.DONE and batch.rows_total == 2 and not batch.error
+
+
+@pytest.mark.django_db
+def test_it_drops_the_provisional_new_person_when_the_row_is_confirmed_as_someone_known(world, monkeypatch):
+    from gonghui.census.types import Resolution
+
+    do_import(census_csv([ZHANG]), org=world.suburb_fed)
+    zhang = Person.objects.get()
+
+    def unsure(prepared, known):
+        return {
+            key: Resolution(
+                key=key, status="review", new_cluster=0, probability=0.3, candidates=((zhang.pk, 0.3),)
+            )
+            for key, _item in enumerate(prepared)
+        }
+
+    monkeypatch.setattr(services, "_resolve", unsure)
+    batch = do_import(
+        census_csv([("张建国", "", "13911112222", "快递员", "")]), file_name="b.csv", org=world.suburb_fed
+    ).batch
+    row = BatchRow.objects.get(batch=batch)
+    assert row.person != zhang and Person.objects.count() == 2
+    assert batch.people_new == 1
+    review_decide(viewer=world.district_user, item=ReviewItem.objects.get(row=row), same_person=True)
+    row.refresh_from_db()
+    assert row.person == zhang and row.status == RowStatus.LINKED
+    assert Person.objects.count() == 1
