@@ -68,6 +68,16 @@ def census_dir(settings, tmp_path):
 
 
 @pytest.fixture
+def occupation_groups(transactional_db):
+    """The occupation groups of the orgs data migration, again: an earlier transactional test emptied them."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("gonghui.orgs.migrations.0002_occupation_groups").create_groups(apps, None)
+
+
+@pytest.fixture
 def login(client):
     def _login(user):
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
@@ -537,7 +547,7 @@ def test_it_scopes_the_census_admin_and_decides_through_the_service(login, world
 
 @pytest.mark.browser
 def test_it_walks_upload_preview_import_and_review_in_a_phone_sized_browser(
-    transactional_db, world, settings, tmp_path, live_server, monkeypatch
+    transactional_db, occupation_groups, world, settings, tmp_path, live_server, monkeypatch
 ):
     import os
 

@@ -21,6 +21,21 @@ def plaintext_found(text: str) -> list[str]:
 
 
 @pytest.fixture
+def occupation_groups(transactional_db):
+    """The occupation groups of the orgs data migration, written again for a transactional test.
+
+    A transactional test empties every table when it ends, those rows included, so a later one
+    cannot rely on the migration having put them there (serialized rollback would restore them,
+    but clashes with the content types that the flush recreates).
+    """
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("gonghui.orgs.migrations.0002_occupation_groups").create_groups(apps, None)
+
+
+@pytest.fixture
 def people_world(world):
     from gonghui.lib.creditcode import make_credit_code
     from gonghui.lib.idcard import make_id_number
