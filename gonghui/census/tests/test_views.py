@@ -182,6 +182,34 @@ def test_it_honours_a_corrected_mapping(login, world, census_dir, django_capture
     assert person.phone_hash == "" and person.occupation == "快递员"
 
 
+def test_it_reads_the_sheet_chosen_on_the_preview(login, world, census_dir, django_capture_on_commit_callbacks):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    first = workbook.active
+    first.title = "骑手"
+    for line in (HEADERS, ZHANG):
+        first.append(list(line))
+    second = workbook.create_sheet("配送员")
+    for line in (HEADERS, LI):
+        second.append(list(line))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    client = login(world.district_user)
+    preview = upload(client, buffer.getvalue(), org=world.suburb_fed, file_name="名册.xlsx")
+    assert preview.context["preview"].sheet_names == ["骑手", "配送员"]
+    assert "张建国" in preview.content.decode() and "李秀英" not in preview.content.decode()
+
+    other = client.post(reverse("census_upload_confirm"), confirm_data(preview, sheet="配送员"))
+    assert other.status_code == 200 and ImportBatch.objects.count() == 0
+    assert "李秀英" in other.content.decode() and "张建国" not in other.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("census_upload_confirm"), confirm_data(other, **{"import": "1"}))
+    batch = ImportBatch.objects.get()
+    assert batch.sheet == "配送员"
+    assert list(BatchRow.objects.filter(batch=batch).values_list("name", flat=True)) == ["李秀英"]
+
+
 def test_it_refuses_a_file_without_a_name_column_and_writes_nothing(login, world, census_dir):
     client = login(world.district_user)
     before = counts()
