@@ -302,17 +302,49 @@ def _known_people() -> _Known:
     return _Known(frame=pl.DataFrame(columns, schema=schema), current=current)
 
 
-def _decisions() -> dict[tuple[str, int], bool]:
-    """Remembered decisions: (row fingerprint, person id) -> same person."""
-    return {
+def _decisions(previous: ImportBatch | None = None) -> dict[tuple[str, int], bool]:
+    """Remembered decisions: (row fingerprint, person id) -> same person.
+
+    Staff decisions first. For a corrected version, a row unchanged from the version it corrects
+    (same fingerprint) also stays with the person that row was resolved to, even when it holds too
+    little to be linked by score (a name alone) — unless staff decided about that fingerprint, or
+    the old version gave the fingerprint to several people.
+    """
+    staff = {
         (fingerprint, person_id): same
         for fingerprint, person_id, same in LinkDecision.objects.values_list(
             "fingerprint", "person_id", "same_person"
         )
     }
+    if previous is None:
+        return staff
+    decided = {fingerprint for fingerprint, _person in staff}
+    people_of: dict[str, set[int]] = {}
+    rows = BatchRow.objects.filter(batch=previous, person__isnull=False).exclude(fingerprint="")
+    for fingerprint, person_id in rows.values_list("fingerprint", "person_id"):
+        people_of.setdefault(fingerprint, set()).add(person_id)
+    carried = {
+        (fingerprint, next(iter(people))): True
+        for fingerprint, people in people_of.items()
+        if len(people) == 1 and fingerprint not in decided
+    }
+    return {**carried, **staff}
 
 
-def _resolve(prepared: list[_Prepared], known: _Known) -> dict[int, Resolution]:
+def _previous_version(*, source_kind: str, name: str, sha256: str) -> ImportBatch | None:
+    """The current batch this file corrects: same source kind and name, other bytes, not superseded."""
+    return (
+        ImportBatch.objects.filter(source_kind=source_kind, name=name, status=BatchStatus.DONE)
+        .exclude(sha256=sha256)
+        .filter(superseded_by__isnull=True)
+        .order_by("-id")
+        .first()
+    )
+
+
+def _resolve(
+    prepared: list[_Prepared], known: _Known, previous: ImportBatch | None = None
+) -> dict[int, Resolution]:
     from gonghui.census.linkage import resolve
 
     link_rows = [
@@ -330,7 +362,7 @@ def _resolve(prepared: list[_Prepared], known: _Known) -> dict[int, Resolution]:
         for key, item in enumerate(prepared)
         if not item.clean.rejected
     ]
-    resolutions = resolve(link_rows, known.frame, decisions=_decisions())
+    resolutions = resolve(link_rows, known.frame, decisions=_decisions(previous))
     return {r.key: r for r in resolutions}
 
 
@@ -469,7 +501,8 @@ def _census_import_locked(
     linkable = sum(1 for p in prepared if not p.clean.rejected)
     report(0, linkable, "link")
     known = _known_people()
-    resolutions = _resolve(prepared, known)
+    previous = _previous_version(source_kind=source_kind, name=name, sha256=sha256)
+    resolutions = _resolve(prepared, known, previous)
     report(linkable, linkable, "link")
     if batch is not None:
         _set_batch(batch, progress_done=total * 2)
@@ -484,6 +517,7 @@ def _census_import_locked(
     with transaction.atomic():
         result = writer.write(
             batch=batch,
+            previous=previous,
             source_kind=source_kind,
             name=name,
             file_name=file_name,
@@ -551,16 +585,11 @@ class _Writer:
 
     # -- the write ------------------------------------------------------------------------------
 
-    def write(self, *, batch, source_kind, name, file_name, sha256, sheet, header_row, mapping, org, actor):
+    def write(
+        self, *, batch, previous, source_kind, name, file_name, sha256, sheet, header_row, mapping, org, actor
+    ):
         self._lookups()
         counts = self._counts()
-        previous = (
-            ImportBatch.objects.filter(source_kind=source_kind, name=name, status=BatchStatus.DONE)
-            .exclude(sha256=sha256)
-            .filter(superseded_by__isnull=True)
-            .order_by("-id")
-            .first()
-        )
         values = {
             "source_kind": source_kind,
             "name": name,

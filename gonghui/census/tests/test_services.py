@@ -280,7 +280,7 @@ def _review_setup(world, monkeypatch):
     zhang = Person.objects.get()
     real_resolve = services._resolve
 
-    def unsure(prepared, known):
+    def unsure(prepared, known, previous=None):
         return {
             key: Resolution(
                 key=key, status="review", person_id=zhang.pk, probability=0.7, candidates=((zhang.pk, 0.7),)
@@ -443,7 +443,7 @@ def test_it_moves_a_rejected_row_to_the_next_open_candidate(world, monkeypatch):
     zhang = Person.objects.get(id_number_hash=id_number_hash(ZHANG[1]))
     li = Person.objects.get(id_number_hash=id_number_hash(LI[1]))
 
-    def unsure(prepared, known):
+    def unsure(prepared, known, previous=None):
         return {
             key: Resolution(
                 key=key,
@@ -519,7 +519,7 @@ def test_it_drops_the_provisional_new_person_when_the_row_is_confirmed_as_someon
     do_import(census_csv([ZHANG]), org=world.suburb_fed)
     zhang = Person.objects.get()
 
-    def unsure(prepared, known):
+    def unsure(prepared, known, previous=None):
         return {
             key: Resolution(
                 key=key, status="review", new_cluster=0, probability=0.3, candidates=((zhang.pk, 0.3),)
@@ -538,3 +538,20 @@ def test_it_drops_the_provisional_new_person_when_the_row_is_confirmed_as_someon
     row.refresh_from_db()
     assert row.person == zhang and row.status == RowStatus.LINKED
     assert Person.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_keeps_unchanged_rows_of_a_corrected_version_with_their_people():
+    name_only = ("赵小兰", "", "", "家政", "")
+    first = do_import(census_csv([ZHANG, name_only]))
+    zhao = BatchRow.objects.get(batch=first.batch, row_number=3).person
+    assert zhao is not None and Person.objects.count() == 2
+    corrected = (ZHANG[0], ZHANG[1], "13900000009", ZHANG[3], ZHANG[4])
+    second = do_import(census_csv([corrected, name_only, WANG]))
+    assert second.batch.supersedes == first.batch
+    # A name alone cannot be linked by score, but the same row in the corrected file is the same person.
+    assert BatchRow.objects.get(batch=second.batch, row_number=3).person == zhao
+    assert Person.objects.count() == 3
+    # A different list naming 赵小兰 alone is another matter: too little to say it is her.
+    do_import(census_csv([name_only]), file_name="别的名册.csv")
+    assert Person.objects.count() == 4
