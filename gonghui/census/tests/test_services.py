@@ -555,3 +555,21 @@ def test_it_keeps_unchanged_rows_of_a_corrected_version_with_their_people():
     # A different list naming 赵小兰 alone is another matter: too little to say it is her.
     do_import(census_csv([name_only]), file_name="别的名册.csv")
     assert Person.objects.count() == 4
+
+
+@pytest.mark.parametrize(
+    ("id_number", "phone"), [(ident(7), "13800000007"), (ident(8), ""), ("", "13800000009"), ("", "")]
+)
+def test_it_writes_people_columns_equal_to_protected_fields(id_number, phone):
+    from gonghui.census.types import CleanRow
+    from gonghui.people.services import protected_fields
+
+    item = services._prepare([CleanRow(row_number=2, name="张三", id_number=id_number, phone=phone)], [{}])[0]
+    fast = services._protected_columns(item)
+    slow = protected_fields(id_number=id_number or None, phone=phone or None)
+    assert fast.keys() == slow.keys()
+    for key, value in slow.items():
+        assert (decrypt(fast[key]) if key.endswith("_cipher") else fast[key]) == (
+            decrypt(value) if key.endswith("_cipher") else value
+        )
+    services._check_protected_columns(item)
