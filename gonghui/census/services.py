@@ -958,7 +958,7 @@ def _launch(batch_id: int) -> subprocess.Popen:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=str(settings.BASE_DIR) if hasattr(settings, "BASE_DIR") else None,
+            cwd=str(getattr(settings, "PROJECT_DIR", "")) or None,
             start_new_session=True,
         )
 

@@ -262,3 +262,29 @@ def test_it_leaves_nothing_when_killed_during_the_write_and_runs_again(fresh_dat
     again = gonghui(env, "census", "import", str(path), "--source", "platform")
     assert again.returncode == 0, again.stderr
     assert count("census_batchrow") == 302 and count("people_person") == 302
+
+
+def test_it_runs_an_upload_in_a_detached_process_that_outlives_the_request(fresh_database, tmp_path):
+    env, count = fresh_database
+    upload = write(tmp_path, "名册.csv", census_csv([ZHANG, LI, WANG]))
+    request = (
+        "import django, sys, time; django.setup()\n"
+        "from pathlib import Path\n"
+        "from gonghui.census.services import census_import_start\n"
+        "started = time.monotonic()\n"
+        "batch = census_import_start(source=Path(sys.argv[1]).read_bytes(), file_name='名册.csv', source_kind='hrss')\n"
+        "print(batch.pk, batch.status, round(time.monotonic() - started, 3))\n"
+    )
+    answered = subprocess.run(
+        [sys.executable, "-c", request, str(upload)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert answered.returncode == 0, answered.stderr
+    batch_id, status, _seconds = answered.stdout.split()
+    assert status == "queued"  # the request returned before the import ran
+    deadline = time.monotonic() + 180
+    while count("census_batchrow") < 3:
+        assert time.monotonic() < deadline, "the background import never finished"
+        time.sleep(0.5)
+    assert count("people_person") == 3
+    log = Path(env["GONGHUI_VAR_DIR"]) / "census" / "logs" / f"batch-{batch_id}.log"
+    assert log.is_file()
