@@ -252,6 +252,7 @@ class _Known:
 
     frame: Any
     current: dict[int, tuple]
+    previous: ImportBatch | None = None  # the batch a corrected version corrects (its rows keep their people)
 
 
 def _known_people() -> _Known:
@@ -342,9 +343,7 @@ def _previous_version(*, source_kind: str, name: str, sha256: str) -> ImportBatc
     )
 
 
-def _resolve(
-    prepared: list[_Prepared], known: _Known, previous: ImportBatch | None = None
-) -> dict[int, Resolution]:
+def _resolve(prepared: list[_Prepared], known: _Known) -> dict[int, Resolution]:
     from gonghui.census.linkage import resolve
 
     link_rows = [
@@ -362,7 +361,7 @@ def _resolve(
         for key, item in enumerate(prepared)
         if not item.clean.rejected
     ]
-    resolutions = resolve(link_rows, known.frame, decisions=_decisions(previous))
+    resolutions = resolve(link_rows, known.frame, decisions=_decisions(known.previous))
     return {r.key: r for r in resolutions}
 
 
@@ -501,8 +500,8 @@ def _census_import_locked(
     linkable = sum(1 for p in prepared if not p.clean.rejected)
     report(0, linkable, "link")
     known = _known_people()
-    previous = _previous_version(source_kind=source_kind, name=name, sha256=sha256)
-    resolutions = _resolve(prepared, known, previous)
+    previous = known.previous = _previous_version(source_kind=source_kind, name=name, sha256=sha256)
+    resolutions = _resolve(prepared, known)
     report(linkable, linkable, "link")
     if batch is not None:
         _set_batch(batch, progress_done=total * 2)

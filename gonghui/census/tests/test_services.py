@@ -280,7 +280,7 @@ def _review_setup(world, monkeypatch):
     zhang = Person.objects.get()
     real_resolve = services._resolve
 
-    def unsure(prepared, known, previous=None):
+    def unsure(prepared, known):
         return {
             key: Resolution(
                 key=key, status="review", person_id=zhang.pk, probability=0.7, candidates=((zhang.pk, 0.7),)
@@ -443,7 +443,7 @@ def test_it_moves_a_rejected_row_to_the_next_open_candidate(world, monkeypatch):
     zhang = Person.objects.get(id_number_hash=id_number_hash(ZHANG[1]))
     li = Person.objects.get(id_number_hash=id_number_hash(LI[1]))
 
-    def unsure(prepared, known, previous=None):
+    def unsure(prepared, known):
         return {
             key: Resolution(
                 key=key,
@@ -519,7 +519,7 @@ def test_it_drops_the_provisional_new_person_when_the_row_is_confirmed_as_someon
     do_import(census_csv([ZHANG]), org=world.suburb_fed)
     zhang = Person.objects.get()
 
-    def unsure(prepared, known, previous=None):
+    def unsure(prepared, known):
         return {
             key: Resolution(
                 key=key, status="review", new_cluster=0, probability=0.3, candidates=((zhang.pk, 0.3),)
