@@ -225,6 +225,7 @@ class _Prepared:
     id_hash: str = ""
     phone_hash: str = ""
     fingerprint: str = ""
+    raw_cipher: str | None = None  # the row as read, encrypted (filled while the linkage runs)
 
 
 def _prepare(clean_rows: list[CleanRow], raws: list[dict[str, Any]]) -> list[_Prepared]:
@@ -501,7 +502,10 @@ def _census_import_locked(
     report(0, linkable, "link")
     known = _known_people()
     previous = known.previous = _previous_version(source_kind=source_kind, name=name, sha256=sha256)
-    resolutions = _resolve(prepared, known)
+    # Encrypting the rows as read needs no linkage result: do it beside the linkage, whose DuckDB
+    # and Polars work runs outside the GIL, so the second core is not idle.
+    with _beside(lambda: _encrypt_raw_rows(prepared)):
+        resolutions = _resolve(prepared, known)
     report(linkable, linkable, "link")
     if batch is not None:
         _set_batch(batch, progress_done=total * 2)
@@ -586,6 +590,15 @@ def _check_protected_columns(item: _Prepared) -> None:
         raise CensusError(
             "人员的个人信息字段与 protected_fields 不一致，未写入 / person columns differ from protected_fields"
         )
+
+
+def _raw_cipher(item: _Prepared) -> str:
+    return encrypt(json.dumps(item.raw, ensure_ascii=False, default=str))
+
+
+def _encrypt_raw_rows(prepared: list[_Prepared]) -> None:
+    for item in prepared:
+        item.raw_cipher = _raw_cipher(item)
 
 
 def _best_row(items: list[_Prepared]) -> _Prepared:
@@ -787,7 +800,7 @@ class _Writer:
             id=pk,
             batch_id=batch_id,
             row_number=c.row_number,
-            raw_cipher=encrypt(json.dumps(item.raw, ensure_ascii=False, default=str)),
+            raw_cipher=item.raw_cipher if item.raw_cipher is not None else _raw_cipher(item),
             fingerprint=item.fingerprint,
             name=c.name[:100],
             id_number_hash=item.id_hash,
@@ -1239,3 +1252,25 @@ def _ahead(chunks: Iterator[Any], depth: int = 2) -> Iterator[Any]:
     finally:
         stop.set()
         helper.join()
+
+
+@contextmanager
+def _beside(work: Callable[[], None]):
+    """Run `work` in a helper thread while the with-block runs; wait for it at the end of the block
+    and raise its error, if any (an error of the block itself goes first)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+            failure.append(exc)
+
+    helper = threading.Thread(target=run, name="census-beside", daemon=True)
+    helper.start()
+    try:
+        yield
+    finally:
+        helper.join()
+    if failure:
+        raise failure[0]

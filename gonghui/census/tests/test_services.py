@@ -573,3 +573,17 @@ def test_it_writes_people_columns_equal_to_protected_fields(id_number, phone):
             decrypt(value) if key.endswith("_cipher") else value
         )
     services._check_protected_columns(item)
+
+
+def test_it_raises_the_error_of_work_done_beside_the_linkage():
+    def broken():
+        raise RuntimeError("no key")
+
+    ran = []
+    with pytest.raises(RuntimeError, match="no key"), services._beside(broken):
+        ran.append("block")
+    assert ran == ["block"]
+    done = []
+    with services._beside(lambda: done.append("work")):
+        pass
+    assert done == ["work"]
