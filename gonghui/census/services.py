@@ -494,6 +494,9 @@ def _census_import_locked(
 
     clean_rows = _clean(table, source_kind=source_kind, source_name=name, progress=cleaning)
     prepared = _prepare(clean_rows, [table.raw_record(row) for row in table.rows])
+    # Keep what the batch row needs of the table and let the cells go (memory: about a kilobyte a row).
+    sheet_name, header_row, mapping = table.sheet_name, table.header_row, dict(table.mapping)
+    del table, clean_rows
     report(total, total, "clean")
     if batch is not None:
         _set_batch(batch, progress_done=total)
@@ -525,9 +528,9 @@ def _census_import_locked(
             name=name,
             file_name=file_name,
             sha256=sha256,
-            sheet=table.sheet_name,
-            header_row=table.header_row,
-            mapping=dict(table.mapping),
+            sheet=sheet_name,
+            header_row=header_row,
+            mapping=mapping,
             org=org,
             actor=actor,
         )
@@ -597,8 +600,10 @@ def _raw_cipher(item: _Prepared) -> str:
 
 
 def _encrypt_raw_rows(prepared: list[_Prepared]) -> None:
+    """Encrypt every row as read, and drop the plaintext dict once its ciphertext is kept."""
     for item in prepared:
         item.raw_cipher = _raw_cipher(item)
+        item.raw = {}
 
 
 def _best_row(items: list[_Prepared]) -> _Prepared:
