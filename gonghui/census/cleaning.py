@@ -271,6 +271,7 @@ class RegionLookup:
 
 _SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?E\+?\d+$", re.IGNORECASE)
 _LAST4 = re.compile(r"^\d{3}[\dX]$")
+_ID_SHAPE_18 = re.compile(r"^\d{17}[\dX]$")
 _PLAIN_MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 _PHONE_SPLIT = re.compile(r"[,，;；/、|]+")
 _LANDLINE = re.compile(r"^(?:\+?86)?0\d{9,11}$|^\d{7,8}$")
@@ -365,6 +366,8 @@ def _clean_id(row: CleanRow, record: dict[str, str], headers_by_field: dict[str,
                 row.id_number = normalize_id_number(raw)
             except InvalidIdNumber as exc:
                 row.issues.append(Issue(column=column, reason=str(exc)))
+                if exc.reason in ("check_char", "birth_date"):
+                    _keep_doubtful_id_parts(row, raw, column)
         if row.id_number:
             canonical = row.id_number
             row.id_last4 = canonical[-4:]
@@ -391,6 +394,34 @@ def _clean_id(row: CleanRow, record: dict[str, str], headers_by_field: dict[str,
             )
         elif not row.id_number:
             row.id_last4 = last4
+
+
+def _keep_doubtful_id_parts(row: CleanRow, raw: str, column: str) -> None:
+    """What an 18-character ID number that fails a check still says, as doubtful values.
+
+    Most numbers whose check character fails, or whose birth date is no date, have one mistyped
+    digit: the rest is still right, and dropping it all leaves a row with a name alone. The
+    number itself stays dropped (never an exact-match key). Its last four and sex are kept, and
+    its birth date when that is a real date (the check character then failed); they are evidence
+    for linking, not facts (the mistyped digit may be among them), and a 出生日期, 性别 or 身份证后四位
+    column of the row, read after this, takes precedence.
+    """
+    text = "".join(unicodedata.normalize("NFKC", raw).split()).lstrip(_QUOTES).upper()
+    if not _ID_SHAPE_18.match(text):
+        return  # an old 15-digit number has no check character: a wrong digit there is not findable
+    try:
+        row.birth_date = _birth_of_id(text[6:14])
+    except ValueError:
+        kept = "性别与后四位"
+    else:
+        if not dt.date(1900, 1, 1) <= row.birth_date <= dt.date.today():
+            row.birth_date = None
+            kept = "性别与后四位"
+        else:
+            kept = "出生日期、性别与后四位"
+    row.id_last4 = text[-4:]
+    row.sex = "M" if int(text[16]) % 2 else "F"
+    row.issues.append(Issue(column=column, reason=f"身份证号有误，{kept}仅供比对", severity="warning"))
 
 
 def _clean_birth_and_sex(row: CleanRow, record: dict[str, str], headers_by_field: dict[str, str]) -> None:

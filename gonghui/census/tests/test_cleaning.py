@@ -264,7 +264,42 @@ def test_it_drops_an_invalid_id_number_and_keeps_the_row():
     assert wrong not in cleaned.issues[0].reason
     assert cleaned.phone == "13812345678"
     assert cleaned.id_last4 == "1234"  # from its own column, still good for linking
-    assert row(name="张三", id_number=wrong).id_last4 == ""
+
+
+def test_it_keeps_birth_date_sex_and_last_four_of_an_id_number_with_a_wrong_check_character():
+    wrong = ID[:-1] + ("0" if ID[-1] != "0" else "1")
+    cleaned = row(name="张三", id_number=f"'{wrong}")
+    assert cleaned.id_number == "" and not cleaned.rejected
+    assert (cleaned.birth_date, cleaned.sex, cleaned.id_last4) == (dt.date(1990, 3, 4), "M", wrong[-4:])
+    assert [(i.column, i.reason, i.severity) for i in cleaned.issues] == [
+        ("身份证号", "身份证号校验位错误", "error"),
+        ("身份证号", "身份证号有误，出生日期、性别与后四位仅供比对", "warning"),
+    ]
+    # One mistyped digit of the sequence: the check fails, the birth date is still right.
+    typo = ID[:15] + str((int(ID[15]) + 1) % 10) + ID[16:]
+    assert row(name="张三", id_number=typo).birth_date == dt.date(1990, 3, 4)
+    # Columns of the row itself are not doubtful: they take precedence.
+    columns = row(name="张三", id_number=wrong, id_last4=ID[-4:], birth_date="1990-03-05", sex="女")
+    assert (columns.birth_date, columns.sex, columns.id_last4) == (dt.date(1990, 3, 5), "F", ID[-4:])
+
+
+def test_it_keeps_last_four_and_sex_of_an_id_number_whose_birth_date_is_no_date():
+    bad_date = ID[:10] + "13" + ID[12:]  # a mistyped month
+    cleaned = row(name="张三", id_number=bad_date, birth_date="1990-03-04")
+    assert cleaned.id_number == ""
+    assert (cleaned.birth_date, cleaned.sex, cleaned.id_last4) == (dt.date(1990, 3, 4), "M", ID[-4:])
+    assert [(i.reason, i.severity) for i in cleaned.issues] == [
+        ("身份证号中的出生日期不是有效日期", "error"),
+        ("身份证号有误，性别与后四位仅供比对", "warning"),
+    ]
+
+
+def test_it_keeps_nothing_of_an_id_number_of_the_wrong_shape():
+    old_bad_date = ID[:6] + ID[8:10] + "13" + ID[12:17]  # 15 digits: no check character
+    for typed in (old_bad_date, ID[:-1], ID[:6] + "A" + ID[7:], "2.30803199001011E+17"):
+        cleaned = row(name="张三", id_number=typed)
+        assert (cleaned.id_number, cleaned.birth_date, cleaned.sex, cleaned.id_last4) == ("", None, "", "")
+        assert [i.severity for i in cleaned.issues] == ["error"]
 
 
 def test_it_says_when_an_id_number_lost_digits_in_a_spreadsheet():
