@@ -368,7 +368,7 @@ def test_it_keeps_a_rejection_on_the_next_import(world, monkeypatch):
     assert again.person == own
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_lets_only_one_of_two_concurrent_confirmations_win(world, monkeypatch):
     _zhang, _batch, item = _review_setup(world, monkeypatch)
     barrier = threading.Barrier(2)
