@@ -156,12 +156,13 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, timeout: flo
     return wall, usage.ru_maxrss / 1024, proc.returncode, "".join(out), lines
 
 
-def stage_times(lines: list[tuple[float, str]], wall: float) -> dict[str, float]:
+def stage_times(lines: list[tuple[float, str]], wall: float, killed: bool = False) -> dict[str, float]:
     """Seconds per stage from the import's progress lines (`stage: done/total`).
 
     "start+read" runs from the process start to the end of reading (Python and Django start-up
     included); each later stage runs from its first line to the next stage's first line; the
-    write stage ends at its last line, and what is left (commit, summary, exit) is "commit+exit".
+    write stage ends at its last line, and what is left (commit, summary, exit) is "commit+exit";
+    for a run killed at the timeout the last stage runs to the kill and is marked "(killed)".
     """
     firsts: dict[str, float] = {}
     lasts: dict[str, float] = {}
@@ -181,7 +182,10 @@ def stage_times(lines: list[tuple[float, str]], wall: float) -> dict[str, float]
     for i, stage in enumerate(stages):
         end = firsts[stages[i + 1]] if i + 1 < len(stages) else lasts[stage]
         out[stage] = end - firsts[stage]
-    if stages:
+    if stages and killed:
+        out[f"{stages[-1]} (killed)"] = wall - firsts[stages[-1]]
+        del out[stages[-1]]
+    elif stages:
         out["commit+exit"] = wall - lasts[stages[-1]]
     return out
 
@@ -228,7 +232,8 @@ def gonghui_run(size: int, path: Path, pg_url: str, timeout: float | None) -> di
         "peak_mb": peak,
         "exit": code,
         "summary": out.strip().splitlines()[-1] if out.strip() else "",
-        "stages": stage_times(lines, wall),
+        "stages": stage_times(lines, wall, killed=code < 0),
+        "last_progress": lines[-1][1] if lines else "",
     }
     if code == 0:
         links = path.with_name(path.stem + "_gonghui_links.csv")
