@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -299,6 +300,21 @@ def _known_people() -> _Known:
         columns["sex"].append(sex or "")
         columns["region_code"].append(region_code or "")
         current[pid] = (p_hash or "", group_id, region_id, employer_id, id_hash or "")
+    # A person without a valid ID number keeps the last four its rows had (a 身份证后四位 column,
+    # or an ID number with a wrong check character): evidence the next file's rows can meet.
+    # The value most of its rows had (the first of those in a tie).
+    seen: dict[int, Counter] = defaultdict(Counter)
+    last4_rows = (
+        BatchRow.objects.filter(person__id_number_masked="")
+        .exclude(id_last4="")
+        .order_by("id")
+        .values_list("person_id", "id_last4")
+    )
+    for pid, last4 in last4_rows.iterator(chunk_size=20000):
+        seen[pid][last4] += 1
+    position = {pid: i for i, pid in enumerate(columns["person_id"])}
+    for pid, counts in seen.items():
+        columns["id_last4"][position[pid]] = counts.most_common(1)[0][0]
     schema = {name: pl.String for name in PEOPLE_COLUMNS}
     schema.update(person_id=pl.Int64, birth_date=pl.Date)
     return _Known(frame=pl.DataFrame(columns, schema=schema), current=current)

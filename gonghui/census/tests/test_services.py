@@ -587,3 +587,20 @@ def test_it_raises_the_error_of_work_done_beside_the_linkage():
     with services._beside(lambda: done.append("work")):
         pass
     assert done == ["work"]
+
+
+@pytest.mark.django_db
+def test_it_remembers_the_last_four_of_a_person_known_without_an_id_number():
+    last4_only = census_csv(
+        [("张建国", ident(1)[-4:], "13800000001")], headers=("姓名", "身份证后四位", "手机号")
+    )
+    first = do_import(last4_only).batch
+    person = BatchRow.objects.get(batch=first).person
+    assert person.id_number_masked == ""
+    # A later list has the full ID number (same last four) and another phone: without the last
+    # four the person is a name alone and the row would make a second person.
+    later = do_import(
+        census_csv([("张建国", ident(1), "13900000009", "", "")]), file_name="税务.csv", source_kind="tax"
+    )
+    row = BatchRow.objects.get(batch=later.batch)
+    assert row.person_id == person.pk and row.status in (RowStatus.LINKED, RowStatus.REVIEW)
