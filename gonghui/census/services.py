@@ -17,13 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -40,6 +39,7 @@ from gonghui.lib.crypto import decrypt, encrypt, keyed_hash
 from gonghui.lib.idcard import InvalidIdNumber, id_info_of_canonical, normalize_id_number
 from gonghui.lib.masking import mask_id_number, mask_phone
 from gonghui.lib.phone import InvalidPhone, normalize_mobile
+from gonghui.lib.threads import run_ahead as _ahead
 from gonghui.orgs.models import Employer, OccupationGroup, Org
 from gonghui.people.models import Person
 from gonghui.people.services import ID_NUMBER_PURPOSE, PHONE_PURPOSE, protected_fields
@@ -1222,57 +1222,6 @@ def _update(model, updates: list[dict[str, Any]]) -> None:
         for start in range(0, len(params), WRITE_CHUNK):
             cursor.executemany(sql, params[start : start + WRITE_CHUNK])
 
-
-class _Failed:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-_END = object()
-
-
-def _ahead(chunks: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """Build the next chunks in a helper thread while the caller inserts the last one.
-
-    Building a chunk is Python work (encryption, hashing, JSON); inserting it is the database's,
-    and sqlite3 and psycopg let go of the GIL while they wait on it, so the two overlap. The
-    helper touches no database connection. Its exception is raised here; stopping early (the
-    insert failed) stops the helper.
-    """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in chunks:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put(_Failed(exc))
-
-    helper = threading.Thread(target=run, name="census-write-ahead", daemon=True)
-    helper.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _END:
-                return
-            if isinstance(item, _Failed):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        helper.join()
 
 
 @contextmanager

@@ -14,9 +14,7 @@ logistics federations, 富锦市 a freight-logistics federation; one regional jo
 
 from __future__ import annotations
 
-import queue
 import random
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -24,7 +22,6 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -37,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from gonghui.audit.services import audit_record
 from gonghui.lib.crypto import decrypt, encrypt, keyed_hash
 from gonghui.lib.masking import mask_id_number, mask_phone
+from gonghui.lib.threads import run_ahead as _ahead
 from gonghui.orgs.models import Employer, OccupationGroup, Org, OrgKind
 from gonghui.people.models import Person
 from gonghui.people.services import ID_NUMBER_PURPOSE, PHONE_PURPOSE, protected_fields
@@ -53,7 +51,6 @@ DEMO_ADDRESS = "http://127.0.0.1:8000"
 DEMO_PASSWORD = "gonghui-demo-2021"
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
-T = TypeVar("T")
 
 
 class DemoError(ValueError):
@@ -621,54 +618,6 @@ def _people_batches(
             )
         made += len(batch)
         yield batch
-
-
-def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Yield from `items`, which a helper thread runs up to `depth` items ahead.
-
-    An exception in the thread is raised here; if the consumer stops early (or fails), the thread is
-    told to stop and joined before this returns, so nothing runs on after the transaction.
-    """
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(end)
-        except BaseException as exc:  # handed over to the consumer, which raises it
-            put(_Failed(exc))
-
-    thread = threading.Thread(target=run, name="demo-people", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is end:
-                return
-            if isinstance(item, _Failed):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-@dataclass(frozen=True)
-class _Failed:
-    exc: BaseException
 
 
 class RowWriter:
