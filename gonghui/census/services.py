@@ -1223,7 +1223,6 @@ def _update(model, updates: list[dict[str, Any]]) -> None:
             cursor.executemany(sql, params[start : start + WRITE_CHUNK])
 
 
-
 @contextmanager
 def _beside(work: Callable[[], None]):
     """Run `work` in a helper thread while the with-block runs; wait for it at the end of the block
