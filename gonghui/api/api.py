@@ -18,6 +18,8 @@ from ninja.renderers import JSONRenderer
 from gonghui.accounts.lockout import LOCKED_DETAIL
 from gonghui.accounts.models import Role
 from gonghui.accounts.services import AccountLocked, BadCredentials, api_token_issue
+from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number
+from gonghui.lib.phone import InvalidPhone, normalize_mobile
 from gonghui.orgs.selectors import access_org, org_list
 from gonghui.people.selectors import access_person, person_list
 
@@ -29,6 +31,7 @@ from .schemas import (
     OrgPage,
     PersonDetail,
     PersonPage,
+    PersonSearchIn,
     TokenIn,
     TokenOut,
 )
@@ -158,15 +161,21 @@ PERSON_ITEM_FIELDS = {
 }
 
 
-@api.get("/people", response=PersonPage, tags=["people"], summary="People in the viewer's scope")
-def people(
-    request,
-    page: int = Query(1, ge=1, description="1-based page number"),
-    page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
-    q: str = Query("", max_length=100, description="Name, or a full ID number or phone"),
-    region_code: str = Query("", max_length=12, description="Division code (prefix of the work region)"),
-    group: str = Query("", max_length=40, description="Occupation group code"),
-):
+class ProtectedValueInUrl(ValueError):
+    """An ID number or phone sent in a query string, where proxies and logs would keep it."""
+
+
+def _is_id_number_or_phone(q: str) -> bool:
+    for normalize, invalid in ((normalize_id_number, InvalidIdNumber), (normalize_mobile, InvalidPhone)):
+        try:
+            normalize(q)
+            return True
+        except invalid:
+            continue
+    return False
+
+
+def _people_page(request, *, q: str, region_code: str, group: str, page: int, page_size: int) -> dict:
     found = person_list(viewer=request.auth, q=q, region_code=region_code, group_code=group)
     rows = found.values(*PERSON_ITEM_FIELDS.values())
     count, items = _page(rows, page, page_size)
@@ -174,6 +183,37 @@ def people(
         "count": count,
         "items": [{key: row[col] for key, col in PERSON_ITEM_FIELDS.items()} for row in items],
     }
+
+
+@api.get("/people", response=PersonPage, tags=["people"], summary="People in the viewer's scope")
+def people(
+    request,
+    page: int = Query(1, ge=1, description="1-based page number"),
+    page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+    q: str = Query("", max_length=100, description="Name (ID numbers and phones: POST /people/search)"),
+    region_code: str = Query("", max_length=12, description="Division code (prefix of the work region)"),
+    group: str = Query("", max_length=40, description="Occupation group code"),
+):
+    if q and _is_id_number_or_phone(q.strip()):
+        raise ProtectedValueInUrl(
+            "身份证号和手机号请放在 POST /api/v1/people/search 的请求体中查询，不要放在网址里 / "
+            "send ID numbers and phones in the body of POST /api/v1/people/search, not in the URL"
+        )
+    return _people_page(request, q=q, region_code=region_code, group=group, page=page, page_size=page_size)
+
+
+@api.post("/people/search", response=PersonPage, tags=["people"], summary="Search people (body)")
+def people_search(request, search: PersonSearchIn):
+    """The same list as GET /people, with the query in the body: the way to find someone by ID
+    number or phone (matched through the keyed hash, never stored or logged in plaintext)."""
+    return _people_page(
+        request,
+        q=search.q,
+        region_code=search.region_code,
+        group=search.group,
+        page=search.page,
+        page_size=search.page_size,
+    )
 
 
 @api.get(

@@ -11,6 +11,16 @@ class ErrorOut(Schema):
     detail: str
 
 
+class PersonSearchIn(Schema):
+    """A people search in the request body, so an ID number or phone never sits in a URL or a log."""
+
+    q: str = Field("", max_length=100, description="Name, or a full ID number or phone")
+    region_code: str = Field("", max_length=12, description="Division code (prefix of the work region)")
+    group: str = Field("", max_length=40, description="Occupation group code")
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=500)
+
+
 class TokenIn(Schema):
     username: str = Field(..., max_length=150)
     password: str = Field(..., max_length=4096)

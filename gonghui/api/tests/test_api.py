@@ -207,8 +207,36 @@ def test_it_filters_people_by_region_group_and_query(client, world, people, bear
     assert ids(get(client, "/api/v1/people?region_code=230811100000", auth)) == {people.suburb_a.pk}
     assert ids(get(client, "/api/v1/people?group=courier", auth)) == {people.suburb_a.pk, people.qianjin_a.pk}
     assert ids(get(client, "/api/v1/people?q=李", auth)) == {people.suburb_b.pk}
-    # A full phone number finds its person through the keyed hash.
-    assert ids(get(client, "/api/v1/people?q=13900000003", auth)) == {people.qianjin_a.pk}
+    # A full phone number finds its person through the keyed hash, sent in the body.
+    found = client.post(
+        "/api/v1/people/search",
+        {"q": "13900000003"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert ids(found) == {people.qianjin_a.pk}
+
+
+def test_it_refuses_an_id_number_or_phone_in_the_url_and_finds_it_in_the_body(client, world, people, bearer):
+    auth = bearer(world.district_user)
+    refused = get(client, "/api/v1/people?q=13900000001", auth)
+    assert refused.status_code == 400
+    assert "POST /api/v1/people/search" in refused.json()["detail"]
+    assert "13900000001" not in refused.content.decode()
+
+    def search(q, **extra):
+        return client.post(
+            "/api/v1/people/search",
+            {"q": q, **extra},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=auth,
+        )
+
+    assert ids(search("13900000001")) == {people.suburb_a.pk}
+    assert ids(search("李")) == {people.suburb_b.pk}
+    # The sibling district's person stays out of scope in the body search too.
+    assert ids(search("13900000003")) == set()
+    assert search("x", page_size=501).status_code == 422
 
 
 def test_it_never_answers_an_unmasked_id_number_or_phone(client, world, people, bearer):
