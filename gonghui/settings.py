@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "gonghui.orgs",
     "gonghui.people",
     "gonghui.census",
+    "gonghui.weave",
+    "gonghui.membership",
     "gonghui.accounts",
     "gonghui.web",
     "gonghui.api",
