@@ -13,4 +13,7 @@ urlpatterns = [
     path("regions/", views.regions_list, name="regions_list"),
     path("regions/<str:code>/", views.regions_detail, name="regions_detail"),
     path("census/", include("gonghui.census.urls")),
+    path("weave/", include("gonghui.weave.urls")),
+    path("members/", include("gonghui.membership.urls")),
+    path("join/", include("gonghui.membership.urls_public")),
 ]
