@@ -218,6 +218,37 @@ class CoverageCell(models.Model):
         return f"{self.region_code or '-'} × {self.group_id or '-'}"
 
 
+class MemberWeek(models.Model):
+    """Members who joined and left in one week, per (township-level area, group): the drive's trend.
+
+    `area_code` is the first nine digits of the code of the region the person is counted in (their
+    `Coverage.region`), so any region down to township level sums its rows by prefix instead of
+    scanning memberships; a village-level region is small enough to read memberships directly.
+    Rebuilt set-based by `weave.matrix.cells_refresh_members()`.
+    """
+
+    area_code = models.CharField(_("area code (township prefix)"), max_length=9, blank=True)
+    group = models.ForeignKey(
+        OccupationGroup,
+        verbose_name=_("occupation group"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    week = models.DateField(_("week (Monday)"))
+    joined = models.PositiveIntegerField(_("joined"), default=0)
+    left = models.PositiveIntegerField(_("left"), default=0)
+
+    class Meta:
+        verbose_name = _("members by week")
+        verbose_name_plural = _("members by week")
+        indexes = [models.Index(fields=["area_code", "week"], name="weave_memberweek_area_week")]
+
+    def __str__(self) -> str:
+        return f"{self.area_code or '-'} × {self.group_id or '-'} {self.week}: +{self.joined} -{self.left}"
+
+
 class TaskStatus(models.TextChoices):
     OPEN = "open", _("open")
     CLAIMED = "claimed", _("claimed")
