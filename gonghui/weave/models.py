@@ -63,6 +63,8 @@ class WeaveRun(models.Model):
     covered = models.PositiveIntegerField(_("covered"), default=0)
     holes = models.PositiveIntegerField(_("holes (no union)"), default=0)
     overlaps = models.PositiveIntegerField(_("overlaps (more than one union)"), default=0)
+    # Covered, but only by the kinds the policy counts as the safety net (兜底: township, village).
+    safety_net_only = models.PositiveIntegerField(_("covered by the safety net only"), default=0)
     gained = models.PositiveIntegerField(_("gained a union"), default=0)
     lost = models.PositiveIntegerField(_("lost their union"), default=0)
     switched = models.PositiveIntegerField(_("switched union"), default=0)
