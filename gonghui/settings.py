@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "gonghui.census",
     "gonghui.weave",
     "gonghui.membership",
+    "gonghui.competitions",
     "gonghui.accounts",
     "gonghui.web",
     "gonghui.api",

@@ -16,4 +16,5 @@ urlpatterns = [
     path("weave/", include("gonghui.weave.urls")),
     path("members/", include("gonghui.membership.urls")),
     path("join/", include("gonghui.membership.urls_public")),
+    path("contests/", include("gonghui.competitions.urls")),
 ]

@@ -1,0 +1,5 @@
+"""Contest pages under /contests/."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
