@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -60,3 +61,53 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.id_number_masked}"
+
+
+class ConsentChannel(models.TextChoices):
+    ONLINE = "online", _("online application")
+    ROSTER = "roster", _("roster (collective enrolment)")
+    API = "api", _("platform API")
+    COUNTER = "counter", _("in person at a union")
+
+
+class ConsentRecord(models.Model):
+    """One person's consent to one version of a consent text (PIPL), kept as given: append-only.
+
+    `items` lists the codes consented to (`notice`, and each sensitive item such as `id_number`
+    and `phone`, each a separate consent) from `policies/consent/<purpose>.yaml` at `version`.
+    Written only through `people.services.consent_record` / `consent_record_bulk`; never changed
+    (a withdrawal or a new version is a new row).
+    """
+
+    person = models.ForeignKey(
+        Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="consents"
+    )
+    purpose = models.CharField(_("purpose"), max_length=40)
+    version = models.CharField(_("text version"), max_length=20)
+    items = models.JSONField(_("items consented"), default=list)
+    channel = models.CharField(_("channel"), max_length=20, choices=ConsentChannel.choices)
+    reference = models.CharField(_("reference"), max_length=200, blank=True)
+    given_at = models.DateTimeField(_("given at"), db_index=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["given_at", "id"]
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        indexes = [models.Index(fields=["person", "purpose"], name="consent_person_purpose")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.purpose} v{self.version} ({self.channel})"
+
+    def save(self, *args, **kwargs):
+        # Append-only: a consent is evidence of what was agreed, when; it is never rewritten.
+        if not self._state.adding:
+            raise ValueError("consent records are append-only")
+        super().save(*args, **kwargs)

@@ -9,11 +9,13 @@ the values.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gonghui.accounts.selectors import viewer_scope
@@ -25,13 +27,17 @@ from gonghui.lib.phone import InvalidPhone, normalize_mobile
 from gonghui.orgs.models import Employer, OccupationGroup
 from gonghui.regions.models import Region
 
-from .models import Person
+from .consent import ConsentPolicyError, consent_text_version
+from .models import ConsentChannel, ConsentRecord, Person
 
 __all__ = [
+    "ConsentError",
     "DuplicatePerson",
     "InvalidIdNumber",
     "InvalidPhone",
     "PersonError",
+    "consent_record",
+    "consent_record_bulk",
     "id_number_hash",
     "person_create",
     "person_find_by_id_number",
@@ -308,3 +314,141 @@ def person_find_by_id_number(*, id_number: str) -> Person | None:
     InvalidIdNumber if `id_number` is not a valid number.
     """
     return Person.objects.filter(id_number_hash=id_number_hash(id_number)).first()
+
+
+# --- consent (PIPL) ------------------------------------------------------------------------------
+
+
+class ConsentError(PersonError):
+    """A consent that cannot be recorded: unknown text version, item or channel, or no such person."""
+
+
+def _checked_consent(*, purpose: str, version: str, items: Iterable[str], channel: str) -> list[str]:
+    """The items as stored (in the text's order), after checking them against the versioned text."""
+    try:
+        text = consent_text_version(purpose, version)
+    except ConsentPolicyError:
+        raise ConsentError(f"告知同意文本 {purpose} 没有版本 {version}，不能记录同意") from None
+    wanted = list(dict.fromkeys(items))
+    unknown = [code for code in wanted if code not in text.item_codes]
+    if unknown:
+        raise ConsentError(f"告知同意文本 {purpose} {version} 版没有同意事项：{', '.join(unknown)}")
+    if "notice" not in wanted:
+        raise ConsentError("同意事项须包含个人信息处理告知（notice）")
+    if channel not in ConsentChannel.values:
+        raise ConsentError(f"同意渠道 {channel!r} 无效，应为：{', '.join(ConsentChannel.values)}")
+    return [code for code in text.item_codes if code in wanted]
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    person: Person,
+    purpose: str,
+    version: str,
+    items: Iterable[str],
+    channel: str,
+    by: Any | None = None,
+    reference: str = "",
+    ip: str | None = None,
+) -> ConsentRecord:
+    """Record that `person` consented to `items` of version `version` of the `purpose` text, now.
+
+    Guarantees: the version and every item exist in `policies/consent/<purpose>.yaml` and the items
+    include the notice (ConsentError otherwise, nothing written); one append-only row with the time
+    it was given and the channel, and one audit row `consent.record`.
+    """
+    stored = _checked_consent(purpose=purpose, version=version, items=items, channel=channel)
+    record = ConsentRecord.objects.create(
+        person=person,
+        purpose=purpose,
+        version=version,
+        items=stored,
+        channel=channel,
+        reference=reference[:200],
+        given_at=timezone.now(),
+        by=by if getattr(by, "is_authenticated", False) else None,
+    )
+    audit_record(
+        actor=by,
+        action="consent.record",
+        target=person,
+        detail={"purpose": purpose, "version": version, "items": stored, "channel": channel},
+        ip=ip,
+    )
+    return record
+
+
+_SQLITE_CHUNK = 900  # below SQLite's oldest limit on bound parameters
+
+
+@transaction.atomic
+def consent_record_bulk(
+    *,
+    person_ids: Iterable[int],
+    purpose: str,
+    version: str,
+    items: Iterable[str],
+    channel: str,
+    by: Any | None = None,
+    reference: str = "",
+) -> int:
+    """Record the same consent for many people at once (a roster's people); returns the rows written.
+
+    Set-based: one INSERT ... SELECT from the people table (per chunk of ids on SQLite), never a
+    loop of saves; one audit row `consent.record_bulk` with the count. Guarantees: every id is a
+    person (ConsentError naming up to ten missing ids otherwise, nothing written); an id given
+    twice gets one row; all rows carry the same `given_at`.
+    """
+    stored = _checked_consent(purpose=purpose, version=version, items=items, channel=channel)
+    ids = sorted({int(pk) for pk in person_ids})
+    if not ids:
+        return 0
+    connection = connections[router.db_for_write(ConsentRecord)]
+    quote = connection.ops.quote_name
+    table = quote(ConsentRecord._meta.db_table)
+    people = quote(Person._meta.db_table)
+    given_at = ConsentRecord._meta.get_field("given_at").get_db_prep_save(timezone.now(), connection)
+    by_id = by.pk if getattr(by, "is_authenticated", False) else None
+    items_json = json.dumps(stored)
+    columns = ", ".join(
+        quote(c)
+        for c in ("person_id", "purpose", "version", "items", "channel", "reference", "given_at", "by_id")
+    )
+    common = [purpose, version, items_json, channel, reference[:200], given_at, by_id]
+    written = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "
+                f"SELECT p.id, %s, %s, %s::jsonb, %s, %s, %s, %s FROM {people} p WHERE p.id = ANY(%s)",
+                [*common, ids],
+            )
+            written = cursor.rowcount
+        else:
+            for start in range(0, len(ids), _SQLITE_CHUNK):
+                chunk = ids[start : start + _SQLITE_CHUNK]
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) "
+                    f"SELECT p.id, %s, %s, %s, %s, %s, %s, %s FROM {people} p "
+                    f"WHERE p.id IN ({', '.join(['%s'] * len(chunk))})",
+                    [*common, *chunk],
+                )
+                written += cursor.rowcount
+    if written != len(ids):
+        known = set(Person.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        missing = [pk for pk in ids if pk not in known]
+        raise ConsentError(f"以下人员不存在，未记录同意：{', '.join(map(str, missing[:10]))}")
+    audit_record(
+        actor=by,
+        action="consent.record_bulk",
+        detail={
+            "purpose": purpose,
+            "version": version,
+            "items": stored,
+            "channel": channel,
+            "count": written,
+            "reference": reference[:200],
+        },
+    )
+    return written
