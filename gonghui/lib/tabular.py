@@ -104,10 +104,13 @@ def read_table(
     synonyms: dict[str, list[str]],
     manual_map: dict[str, str] | None = None,
     max_header_scan: int = 20,
+    key_field: str = "name",
+    key_label: str = "姓名",
 ) -> Table:
     """The table in `source` (a path or the file's bytes), or `UnreadableFile` with a one-line reason.
 
-    `synonyms` maps each field to the header texts that mean it; a "name" field must be found.
+    `synonyms` maps each field to the header texts that mean it; the `key_field` ("name", shown as
+    `key_label` in messages) must be found.
     `manual_map` maps a header (as in the file) to a field, overriding the synonyms; mapping to ""
     leaves the column unmapped. `sheet` is a sheet name or 1-based index; by default the first
     sheet with a recognisable header row. The header row is the first of the first `max_header_scan`
@@ -133,7 +136,9 @@ def read_table(
     first_failure: UnreadableFile | None = None
     for sheet_name, grid in chosen:
         try:
-            return _table_of(grid, file_name, sheet_name, names, known, manual, max_header_scan)
+            return _table_of(
+                grid, file_name, sheet_name, names, known, manual, max_header_scan, key_field, key_label
+            )
         except UnreadableFile as exc:
             first_failure = first_failure or exc
     assert first_failure is not None
@@ -281,6 +286,8 @@ def _table_of(
     known: dict[str, str],
     manual: dict[str, str],
     max_header_scan: int,
+    key_field: str = "name",
+    key_label: str = "姓名",
 ) -> Table:
     header_index = None
     for index, row in enumerate(grid[:max_header_scan]):
@@ -288,14 +295,14 @@ def _table_of(
         # A header counts when known, even if the manual map then leaves it unmapped.
         recognised = [t for t in texts if t in manual or header_key(t) in known]
         mapped = {manual[t] if manual.get(t) else known.get(header_key(t), "") for t in recognised}
-        if len(recognised) >= 2 and "name" in mapped:
+        if len(recognised) >= 2 and key_field in mapped:
             header_index = index
             break
     if header_index is None:
         where = f"工作表「{sheet_name}」" if len(sheet_names) > 1 else ""
         if not any(any(cell_text(v) for v in row) for row in grid):
             raise UnreadableFile(f"{where or '文件'}是空的")
-        raise UnreadableFile(f"{where}未找到姓名列（表头可用 --map 指定）")
+        raise UnreadableFile(f"{where}未找到{key_label}列（表头可用 --map 指定）")
 
     raw_headers = [cell_text(v) for v in grid[header_index]]
     while raw_headers and not raw_headers[-1]:
@@ -326,8 +333,8 @@ def _table_of(
             mapping[header] = target
         else:
             mapping.pop(header, None)
-    if "name" not in mapping.values():
-        raise UnreadableFile("未找到姓名列（表头可用 --map 指定）")
+    if key_field not in mapping.values():
+        raise UnreadableFile(f"未找到{key_label}列（表头可用 --map 指定）")
 
     width = len(headers)
     rows: list[tuple[int, list[str]]] = []
