@@ -1,0 +1,213 @@
+"""Membership services: applying, deciding, numbering, transfers, and who may do them."""
+
+from __future__ import annotations
+
+import pytest
+
+from gonghui.audit.models import AuditEvent
+from gonghui.membership.models import MemberNumber, Membership, MembershipEvent, Transfer
+from gonghui.membership.services import (
+    AlreadyMember,
+    ApplicationPending,
+    MembershipError,
+    NotAuthorised,
+    NotGrassroots,
+    TransferError,
+    TransitionNotAllowed,
+    membership_apply,
+    membership_approve,
+    membership_lapse,
+    membership_reject,
+    membership_status_for,
+    membership_transfer,
+    membership_withdraw,
+    transfer_cancel,
+    transfer_confirm,
+    transfer_refuse,
+    transfer_request,
+)
+from gonghui.people.tests.factories import PersonFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_applies_and_records_the_event_and_audit(unions, person, world):
+    m = membership_apply(person=person, org=unions.town, channel="online", by=None, reason="手机入会")
+    assert m.status == "pending" and m.channel == "online" and m.submitted_at is not None
+    assert membership_status_for(person=person) == m
+    event = MembershipEvent.objects.get(membership=m)
+    assert (event.from_status, event.to_status, event.reason) == ("", "pending", "手机入会")
+    assert AuditEvent.objects.filter(action="membership.apply", target_id=str(m.pk)).exists()
+
+
+def test_it_refuses_a_second_application_naming_the_union(unions, person):
+    membership_apply(person=person, org=unions.town, channel="online")
+    with pytest.raises(ApplicationPending, match="长发镇总工会"):
+        membership_apply(person=person, org=unions.street, channel="online")
+
+
+def test_it_refuses_an_active_member_naming_the_union(unions, person, world):
+    m = membership_apply(person=person, org=unions.town, channel="onsite")
+    membership_approve(membership=m, by=world.district_user)
+    with pytest.raises(AlreadyMember, match="长发镇总工会"):
+        membership_apply(person=person, org=unions.street, channel="online")
+
+
+def test_it_refuses_a_federation_and_an_unknown_channel(world, person, unions):
+    with pytest.raises(NotGrassroots, match="郊区总工会"):
+        membership_apply(person=person, org=world.suburb_fed, channel="online")
+    with pytest.raises(MembershipError, match="渠道"):
+        membership_apply(person=person, org=unions.town, channel="fax")
+    assert not Membership.objects.exists()
+
+
+def test_it_approves_with_a_number_from_the_policy(unions, person, world):
+    m = membership_apply(person=person, org=unions.village, channel="online")
+    membership_approve(membership=m, by=world.district_user)
+    m.refresh_from_db()
+    assert m.status == "active" and m.joined_on is not None and m.decided_by == world.district_user
+    # The test tree has no rule of its own: the default rule, issued by the root (city federation).
+    assert m.member_no.startswith(f"C230800-{m.joined_on.year}-") and len(m.member_no.rsplit("-", 1)[1]) == 7
+    assert MemberNumber.objects.get(number=m.member_no).person == person
+
+
+def test_numbers_are_consecutive_and_never_reused(unions, world):
+    numbers = []
+    for _ in range(3):
+        m = membership_apply(person=PersonFactory(), org=unions.town, channel="online")
+        membership_approve(membership=m, by=world.city_user)
+        numbers.append(Membership.objects.get(pk=m.pk).member_no)
+    assert len(set(numbers)) == 3
+    assert [int(n[-7:]) for n in numbers] == [1, 2, 3]
+    # A lapsed member's number stays theirs: the next approval takes a new one.
+    membership_lapse(membership=Membership.objects.get(member_no=numbers[0]), by=world.city_user)
+    m = membership_apply(person=PersonFactory(), org=unions.town, channel="online")
+    membership_approve(membership=m, by=world.city_user)
+    assert int(Membership.objects.get(pk=m.pk).member_no[-7:]) == 4
+
+
+def test_it_rejects_only_with_a_reason(unions, person, world):
+    m = membership_apply(person=person, org=unions.town, channel="online")
+    with pytest.raises(MembershipError, match="理由"):
+        membership_reject(membership=m, reason=" ", by=world.district_user)
+    membership_reject(membership=m, reason="不在本会覆盖范围", by=world.district_user)
+    m.refresh_from_db()
+    assert m.status == "rejected" and m.reject_reason == "不在本会覆盖范围"
+    assert membership_status_for(person=person) is None
+    # A refused applicant may apply again elsewhere.
+    membership_apply(person=person, org=unions.street, channel="online")
+
+
+def test_a_move_not_in_the_table_is_refused(unions, person, world):
+    m = membership_apply(person=person, org=unions.town, channel="online")
+    with pytest.raises(TransitionNotAllowed, match="待审核"):
+        membership_lapse(membership=m, by=world.city_user)
+    membership_reject(membership=m, reason="资料不全", by=world.city_user)
+    with pytest.raises(TransitionNotAllowed):
+        membership_approve(membership=m, by=world.city_user)
+
+
+def test_staff_of_another_district_may_not_decide(unions, person, world):
+    m = membership_apply(person=person, org=unions.town, channel="online")
+    with pytest.raises(NotAuthorised, match="长发镇总工会"):
+        membership_approve(membership=m, by=world.sibling_user)
+    with pytest.raises(NotAuthorised):
+        membership_reject(membership=m, reason="x", by=world.sibling_user)
+    m.refresh_from_db()
+    assert m.status == "pending"
+
+
+def test_withdraw_a_pending_application_and_an_active_membership(unions, world):
+    a = membership_apply(person=PersonFactory(), org=unions.town, channel="online")
+    membership_withdraw(membership=a, reason="不想加入了")
+    assert Membership.objects.get(pk=a.pk).status == "withdrawn"
+    b = membership_apply(person=PersonFactory(), org=unions.town, channel="online")
+    membership_approve(membership=b, by=world.city_user)
+    membership_withdraw(membership=b, by=world.city_user, reason="本人退会")
+    b.refresh_from_db()
+    assert b.status == "withdrawn" and b.ended_on is not None
+
+
+def _active(person, org, by):
+    m = membership_apply(person=person, org=org, channel="online")
+    return membership_approve(membership=m, by=by)
+
+
+def test_a_transfer_moves_the_member_and_keeps_the_history(unions, person, world):
+    old = _active(person, unions.town, world.city_user)
+    t = transfer_request(membership=old, to_org=unions.street, requested_by_kind="worker", reason="换了工作")
+    with pytest.raises(NotAuthorised):
+        transfer_confirm(transfer=t, by=world.district_user)  # only the receiving union confirms
+    new = transfer_confirm(transfer=t, by=world.sibling_user)
+    old.refresh_from_db()
+    t.refresh_from_db()
+    assert old.status == "transferred_out" and old.ended_on is not None
+    assert new.status == "active" and new.org == unions.street and new.transferred_from == old
+    assert t.status == "confirmed" and t.new_membership == new
+    # Same issuing union (the city federation): the number is kept by the default rule.
+    assert new.member_no == old.member_no
+    assert list(old.events.values_list("to_status", flat=True)) == ["pending", "active", "transferred_out"]
+    assert list(new.events.values_list("from_status", "to_status")) == [("", "active")]
+    assert membership_status_for(person=person) == new
+
+
+def test_a_transfer_is_refused_or_cancelled(unions, person, world):
+    old = _active(person, unions.town, world.city_user)
+    t = transfer_request(
+        membership=old, to_org=unions.street, requested_by_kind="from_union", by=world.district_user
+    )
+    with pytest.raises(TransferError, match="待确认"):
+        transfer_request(membership=old, to_org=unions.village, requested_by_kind="worker")
+    with pytest.raises(TransferError, match="理由"):
+        transfer_refuse(transfer=t, reason="", by=world.sibling_user)
+    transfer_refuse(transfer=t, reason="不在本会范围", by=world.sibling_user)
+    with pytest.raises(TransferError, match="已拒绝|已是"):
+        transfer_confirm(transfer=t, by=world.sibling_user)
+    t2 = transfer_request(membership=old, to_org=unions.village, requested_by_kind="worker")
+    transfer_cancel(transfer=t2, by=world.district_user)
+    assert Transfer.objects.get(pk=t2.pk).status == "cancelled"
+    old.refresh_from_db()
+    assert old.status == "active"
+
+
+def test_a_union_may_only_request_for_its_own_side(unions, person, world):
+    old = _active(person, unions.town, world.city_user)
+    with pytest.raises(NotAuthorised):
+        transfer_request(
+            membership=old, to_org=unions.street, requested_by_kind="from_union", by=world.sibling_user
+        )
+
+
+def test_only_active_members_transfer(unions, person, world):
+    m = membership_apply(person=person, org=unions.town, channel="online")
+    with pytest.raises(TransferError, match="在册会员"):
+        membership_transfer(membership=m, to_org=unions.street, by=world.sibling_user)
+
+
+def test_a_transfer_to_another_issuer_gets_a_new_number(
+    unions, person, world, settings, tmp_path, monkeypatch
+):
+    from gonghui.membership import numbering
+
+    (tmp_path / "member_numbers.yaml").write_text(
+        """
+document: 测试
+rules:
+  - issuing_union: "*"
+    versions:
+      - {effective_from: 2020-01-01, prefix: "{issuer}-", digits: 6, on_transfer: keep_within_issuer}
+  - issuing_union: C230804
+    versions:
+      - {effective_from: 2020-01-01, prefix: "QJ{year}", digits: 5, on_transfer: keep_within_issuer}
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(numbering, "rules", lambda: numbering._load_rules(str(tmp_path)))
+    old = _active(person, unions.town, world.city_user)
+    assert old.member_no == "C230800-000001"
+    new = membership_transfer(membership=old, to_org=unions.street, by=world.sibling_user)
+    assert new.member_no.startswith("QJ") and new.member_no != old.member_no
+    assert set(MemberNumber.objects.filter(person=person).values_list("number", flat=True)) == {
+        old.member_no,
+        new.member_no,
+    }
