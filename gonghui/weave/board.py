@@ -30,11 +30,13 @@ from pathlib import Path
 
 import yaml
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
+from django.http import Http404
 from django.utils import timezone
 
-from gonghui.accounts.models import RoleKind
+from gonghui.accounts.models import Role, RoleKind
+from gonghui.accounts.selectors import viewer_scope
 from gonghui.audit.services import audit_record
 from gonghui.orgs.models import Org, OrgKind, OrgStatus
 from gonghui.regions.models import PREFIX_LENGTH, Region, RegionLevel
@@ -264,3 +266,258 @@ def _post_cells(
     # meanwhile by a concurrent call is skipped, not an error.
     BoardTask.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
     return posted
+
+
+# --- selectors --------------------------------------------------------------------------------------
+
+
+class Tab:
+    OPEN = "open"
+    CLAIMED = "claimed"
+    OVERDUE = "overdue"
+    DONE = "done"
+    ALL = (OPEN, CLAIMED, OVERDUE, DONE)
+
+
+def board_tasks(*, viewer, tab: str = Tab.OPEN, today: dt.date | None = None) -> QuerySet[BoardTask]:
+    """The tasks whose cell lies in the viewer's regions, for one tab (claimed includes overdue ones)."""
+    today = today or timezone.localdate()
+    qs = BoardTask.objects.filter(viewer_scope(viewer).regions_q("region__")).select_related(
+        "region", "group", "posted_by_org", "claimed_by_org", "created_org"
+    )
+    if tab == Tab.OVERDUE:
+        return qs.filter(status=TaskStatus.CLAIMED, promised_on__lt=today).order_by("promised_on", "id")
+    if tab == Tab.DONE:
+        return qs.filter(status=TaskStatus.DONE).order_by("-done_at", "-id")
+    if tab == Tab.CLAIMED:
+        return qs.filter(status=TaskStatus.CLAIMED).order_by("promised_on", "id")
+    return qs.filter(status=TaskStatus.OPEN).order_by("-uncovered_now", "id")
+
+
+def board_counts(*, viewer, today: dt.date | None = None) -> dict[str, int]:
+    """How many tasks each tab holds for the viewer, in one query."""
+    today = today or timezone.localdate()
+    return BoardTask.objects.filter(viewer_scope(viewer).regions_q("region__")).aggregate(
+        open=Count("pk", filter=Q(status=TaskStatus.OPEN)),
+        claimed=Count("pk", filter=Q(status=TaskStatus.CLAIMED)),
+        overdue=Count("pk", filter=Q(status=TaskStatus.CLAIMED, promised_on__lt=today)),
+        done=Count("pk", filter=Q(status=TaskStatus.DONE)),
+    )
+
+
+def access_board_task(viewer, task_id: int) -> BoardTask:
+    """The task if its cell lies in the viewer's regions; Http404 otherwise (as for no such task)."""
+    task = (
+        BoardTask.objects.filter(viewer_scope(viewer).regions_q("region__"))
+        .select_related("region", "group", "posted_by_org", "claimed_by_org", "created_org", "claimed_by")
+        .filter(pk=task_id)
+        .first()
+    )
+    if task is None:
+        raise Http404("no such task")
+    return task
+
+
+def _acting_q(viewer, field: str = "") -> Q:
+    """Orgs the viewer acts for: the subtrees of the orgs they are admin or staff of (everything for a superuser)."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False) or not viewer.is_active:
+        return Q(pk__in=[])
+    if viewer.is_superuser:
+        return Q()
+    paths = list(
+        Role.objects.filter(user=viewer, role__in=ACTING_ROLES).values_list("org__path", flat=True).distinct()
+    )
+    if not paths:
+        return Q(pk__in=[])
+    q = Q()
+    for p in paths:
+        q |= Q(**{f"{field}path__startswith": p})
+    return q
+
+
+def _region_and_above_codes(region: Region) -> list[str]:
+    """The codes of `region` and every region above it (by prefix), up to the province."""
+    return [
+        region.code[: PREFIX_LENGTH[RegionLevel(level)]].ljust(12, "0")
+        for level in RegionLevel.values
+        if level <= region.level
+    ]
+
+
+def claimer_orgs(*, viewer, task: BoardTask) -> QuerySet[Org]:
+    """The unions the viewer may claim `task` for.
+
+    A union may claim when it is below the posting federation (in its subtree, not the poster
+    itself), active, a federation or township/street union, sits in the task's region or a region
+    containing it, and the viewer is admin or staff of it or of a union above it.
+    """
+    poster = task.posted_by_org
+    return (
+        Org.objects.filter(_acting_q(viewer))
+        .filter(
+            path__startswith=poster.path,
+            kind__in=CLAIMER_KINDS,
+            status=OrgStatus.ACTIVE,
+            region__code__in=_region_and_above_codes(task.region),
+        )
+        .exclude(pk=poster.pk)
+        .select_related("region")
+        .order_by("-depth", "path")
+    )
+
+
+def can_create_federation(*, viewer, task: BoardTask) -> bool:
+    """True when the task is claimed, has no federation yet, and the viewer acts for its claimer."""
+    return (
+        task.status == TaskStatus.CLAIMED
+        and task.created_org_id is None
+        and Org.objects.filter(_acting_q(viewer)).filter(pk=task.claimed_by_org_id).exists()
+    )
+
+
+def can_withdraw(*, viewer, task: BoardTask) -> bool:
+    """True when the task is live and the viewer acts for the federation that posted it."""
+    return (
+        task.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)
+        and Org.objects.filter(_acting_q(viewer)).filter(pk=task.posted_by_org_id).exists()
+    )
+
+
+# --- services ---------------------------------------------------------------------------------------
+
+
+def _check_move(task: BoardTask, to: str) -> None:
+    if to not in TRANSITIONS[task.status]:
+        raise BoardError(
+            f"揭榜任务 #{task.pk}（{task.region.name} × {task.group.name}）当前状态为"
+            f"“{task.get_status_display()}”，不能改为“{TaskStatus(to).label}”"
+        )
+
+
+@transaction.atomic
+def task_claim(
+    *, viewer, task: BoardTask, org: Org, promised_on: dt.date, ip: str | None = None
+) -> BoardTask:
+    """`org` claims the open `task`, promising a federation by `promised_on`.
+
+    Guarantees: the claimer is one of `claimer_orgs(viewer, task)`; the promised date is after
+    today; exactly one claim wins (a conditional UPDATE … WHERE status='open', row count checked),
+    a losing or late claim raises BoardError and writes nothing; audited.
+    """
+    _check_move(task, TaskStatus.CLAIMED)
+    if not claimer_orgs(viewer=viewer, task=task).filter(pk=org.pk).exists():
+        raise BoardError(
+            f"{org.name}（{org.code}）不能认领揭榜任务 #{task.pk}：须为发榜单位下级、辖区包含该任务地区的工会"
+        )
+    today = timezone.localdate()
+    if promised_on is None or promised_on <= today:
+        raise BoardError(f"承诺完成日期（promised_on）须晚于今天 {today:%Y-%m-%d}")
+    now = timezone.now()
+    won = BoardTask.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
+        status=TaskStatus.CLAIMED,
+        claimed_by_org=org,
+        claimed_by=viewer,
+        claimed_at=now,
+        promised_on=promised_on,
+    )
+    if won != 1:
+        raise BoardError(f"揭榜任务 #{task.pk} 已被其他工会认领或已撤下")
+    task.refresh_from_db()
+    audit_record(
+        actor=viewer,
+        action="weave.board_claim",
+        target=task,
+        detail={
+            "from": TaskStatus.OPEN,
+            "to": TaskStatus.CLAIMED,
+            "org": org.code,
+            "promised_on": str(promised_on),
+        },
+        ip=ip,
+    )
+    return task
+
+
+@transaction.atomic
+def task_create_federation(*, viewer, task: BoardTask, code: str, name: str, ip: str | None = None) -> Org:
+    """Create the industry federation a claimed task promised, under the claiming union.
+
+    The new org (kind 'industry', active, founded today) covers the task's group in the task's
+    region and is linked as `task.created_org` (a conditional UPDATE: one federation per task).
+    The task stays claimed; the next weave run that finds the cell without holes marks it done.
+    A weave run is queued on commit when the engine offers one (`weave_run_queue`).
+    """
+    from gonghui.orgs.services import OrgError, org_create, org_set_coverage
+
+    if not can_create_federation(viewer=viewer, task=task):
+        raise BoardError(f"揭榜任务 #{task.pk} 不是由您的工会认领且尚未建会的任务，不能在此建会")
+    code, name = (code or "").strip(), (name or "").strip()
+    if not code:
+        raise BoardError("组织代码（code）不能为空")
+    if not name:
+        raise BoardError("组织名称（name）不能为空")
+    if Org.objects.filter(code=code).exists():
+        raise BoardError(f"组织代码（code）{code} 已被使用")
+    try:
+        org = org_create(
+            code=code,
+            name=name,
+            kind=OrgKind.INDUSTRY,
+            parent=task.claimed_by_org,
+            region=task.region,
+            founded_on=timezone.localdate(),
+            status=OrgStatus.ACTIVE,
+        )
+    except OrgError as exc:
+        raise BoardError(str(exc)) from exc
+    org_set_coverage(org=org, regions=[task.region], groups=[task.group], employers=[])
+    linked = BoardTask.objects.filter(pk=task.pk, status=TaskStatus.CLAIMED, created_org__isnull=True).update(
+        created_org=org
+    )
+    if linked != 1:
+        raise BoardError(f"揭榜任务 #{task.pk} 已建会或已不在认领状态")
+    task.created_org = org
+    audit_record(
+        actor=viewer,
+        action="weave.board_federation_created",
+        target=task,
+        detail={"org": org.code, "org_id": org.pk, "region": task.region.code, "group": task.group.code},
+        ip=ip,
+    )
+    queue = weave_run_queue()
+    if queue is not None:
+        transaction.on_commit(lambda: queue(requested_by=viewer, trigger="board"))
+    return org
+
+
+def weave_run_queue():
+    """The weave engine's function that queues a background run, if it offers one (else None)."""
+    try:
+        from gonghui.weave import services
+    except ImportError:
+        return None
+    return getattr(services, "weave_run_queue", None)
+
+
+@transaction.atomic
+def task_withdraw(*, viewer, task: BoardTask, reason: str, ip: str | None = None) -> BoardTask:
+    """The posting federation takes an open or claimed task off the board (reason required); audited."""
+    _check_move(task, TaskStatus.WITHDRAWN)
+    if not can_withdraw(viewer=viewer, task=task):
+        raise BoardError(f"只有发榜单位 {task.posted_by_org.name} 可以撤下揭榜任务 #{task.pk}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise BoardError("撤下揭榜任务须填写原因（reason）")
+    before = task.status
+    moved = BoardTask.objects.filter(pk=task.pk, status=before).update(status=TaskStatus.WITHDRAWN)
+    if moved != 1:
+        raise BoardError(f"揭榜任务 #{task.pk} 的状态已被他人改变，请刷新后重试")
+    task.status = TaskStatus.WITHDRAWN
+    audit_record(
+        actor=viewer,
+        action="weave.board_withdraw",
+        target=task,
+        detail={"from": before, "to": TaskStatus.WITHDRAWN, "reason": reason},
+        ip=ip,
+    )
+    return task

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
+from django.db import OperationalError, connections
+from django.urls import reverse
 from django.utils import timezone
 
 from gonghui.audit.models import AuditEvent
 from gonghui.orgs.models import OccupationGroup, Org
 from gonghui.people.models import Person
-from gonghui.weave.board import board_after_run, board_policy
+from gonghui.weave.board import (
+    BoardError,
+    board_after_run,
+    board_policy,
+    claimer_orgs,
+    task_claim,
+    task_create_federation,
+    task_withdraw,
+)
 from gonghui.weave.models import BoardTask, Coverage, RunStatus, TaskStatus, WeaveRun
 
 THRESHOLD = board_policy().threshold
@@ -115,3 +127,256 @@ def test_the_policy_is_dated():
     old = board_policy(dt.date(2000, 1, 1))  # before any version: the earliest one
     assert old.issuer == "佳木斯市总工会"
     assert old.threshold >= 1 and old.promise_days > 0
+
+
+# --- claim, federation, close -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def posted(board):
+    """An open task for 郊区 × 快递员 posted by the city federation (THRESHOLD holes in 长发镇)."""
+    board.people = add_people(board.w.suburb_town, board.courier, THRESHOLD)
+    board_after_run(run=new_run())
+    board.task = BoardTask.objects.get()
+    return board
+
+
+def in_days(n):
+    return timezone.localdate() + dt.timedelta(days=n)
+
+
+def test_the_district_claims_its_cell_once(posted):
+    w, task = posted.w, posted.task
+    assert list(claimer_orgs(viewer=w.district_user, task=task)) == [w.suburb_fed]
+
+    task_claim(viewer=w.district_user, task=task, org=w.suburb_fed, promised_on=in_days(30))
+
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by_org, task.claimed_by) == (
+        TaskStatus.CLAIMED,
+        w.suburb_fed,
+        w.district_user,
+    )
+    assert AuditEvent.objects.filter(action="weave.board_claim", target_id=str(task.pk)).count() == 1
+    with pytest.raises(BoardError):
+        task_claim(
+            viewer=w.city_user, task=BoardTask.objects.get(), org=w.suburb_fed, promised_on=in_days(30)
+        )
+
+
+def test_a_stale_claim_loses_to_the_first(posted):
+    """Two people read the task open; the second claim finds it taken (the conditional UPDATE)."""
+    w = posted.w
+    first, second = BoardTask.objects.get(), BoardTask.objects.get()
+    task_claim(viewer=w.district_user, task=first, org=w.suburb_fed, promised_on=in_days(30))
+    with pytest.raises(BoardError, match="已被"):
+        task_claim(viewer=w.city_user, task=second, org=w.suburb_fed, promised_on=in_days(60))
+    assert BoardTask.objects.get().promised_on == in_days(30)
+
+
+def test_who_may_not_claim(posted):
+    w, task = posted.w, posted.task
+    # The sibling district is not in the task's region; the poster does not claim its own task;
+    # a township union sits below the task's region (a county cell is a county's to claim).
+    assert not claimer_orgs(viewer=w.sibling_user, task=task).exists()
+    assert w.city_fed not in claimer_orgs(viewer=w.city_user, task=task)
+    assert w.suburb_town_union not in claimer_orgs(viewer=w.city_user, task=task)
+    for viewer, org in [
+        (w.sibling_user, w.qianjin_fed),
+        (w.sibling_user, w.suburb_fed),
+        (w.city_user, w.city_fed),
+    ]:
+        with pytest.raises(BoardError):
+            task_claim(viewer=viewer, task=task, org=org, promised_on=in_days(30))
+    with pytest.raises(BoardError, match="承诺完成日期"):
+        task_claim(viewer=w.district_user, task=task, org=w.suburb_fed, promised_on=timezone.localdate())
+    assert BoardTask.objects.get().status == TaskStatus.OPEN
+
+
+def test_the_created_federation_closes_the_task_at_the_next_run(posted):
+    w, task = posted.w, posted.task
+    task = task_claim(viewer=w.district_user, task=task, org=w.suburb_fed, promised_on=in_days(30))
+
+    fed = task_create_federation(
+        viewer=w.district_user, task=task, code="I230811-KD", name="郊区快递行业工会联合会"
+    )
+
+    assert (fed.kind, fed.parent, fed.region) == ("industry", w.suburb_fed, w.suburb)
+    assert list(fed.covers_groups.all()) == [posted.courier] and list(fed.covers_regions.all()) == [w.suburb]
+    task.refresh_from_db()
+    assert task.created_org == fed and task.status == TaskStatus.CLAIMED
+    # The run that still finds holes does not close it; the run that covers the cell does.
+    board_after_run(run=new_run())
+    assert BoardTask.objects.get().status == TaskStatus.CLAIMED
+    Coverage.objects.filter(person__in=posted.people).update(primary_org=fed)
+    closing = new_run()
+    board_after_run(run=closing)
+    task.refresh_from_db()
+    assert (task.status, task.done_by_run, task.uncovered_now) == (TaskStatus.DONE, closing, 0)
+    assert task.done_at is not None
+    # A cell that fills up again later is posted anew (the done task no longer blocks it).
+    add_people(w.suburb_town, posted.courier, THRESHOLD)
+    board_after_run(run=new_run())
+    assert BoardTask.objects.filter(status=TaskStatus.OPEN, region=w.suburb).count() == 1
+
+
+def test_only_the_claimer_creates_the_federation(posted):
+    w, task = posted.w, posted.task
+    with pytest.raises(BoardError):  # not claimed yet
+        task_create_federation(viewer=w.district_user, task=task, code="X1", name="某联合会")
+    task = task_claim(viewer=w.district_user, task=task, org=w.suburb_fed, promised_on=in_days(30))
+    with pytest.raises(BoardError):
+        task_create_federation(viewer=w.sibling_user, task=task, code="X1", name="某联合会")
+    with pytest.raises(BoardError, match="code"):
+        task_create_federation(viewer=w.district_user, task=task, code="C230804", name="重名代码")
+    assert not Org.objects.filter(code="X1").exists()
+    task_create_federation(viewer=w.district_user, task=task, code="X1", name="某联合会")
+    with pytest.raises(BoardError):  # one federation per task
+        task_create_federation(viewer=w.district_user, task=BoardTask.objects.get(), code="X2", name="第二个")
+
+
+def test_the_poster_withdraws_with_a_reason(posted):
+    w, task = posted.w, posted.task
+    with pytest.raises(BoardError):
+        task_withdraw(viewer=w.district_user, task=task, reason="不需要")
+    with pytest.raises(BoardError, match="原因"):
+        task_withdraw(viewer=w.city_user, task=task, reason=" ")
+    task_withdraw(viewer=w.city_user, task=task, reason="该行业已由市级联合会覆盖")
+    assert BoardTask.objects.get().status == TaskStatus.WITHDRAWN
+    with pytest.raises(BoardError):
+        task_claim(
+            viewer=w.district_user, task=BoardTask.objects.get(), org=w.suburb_fed, promised_on=in_days(9)
+        )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_concurrent_claims_have_one_winner(world):
+    courier, _ = OccupationGroup.objects.get_or_create(code="courier", defaults={"name": "快递员"})
+    add_people(world.suburb_town, courier, THRESHOLD)
+    board_after_run(run=new_run())
+    task_id = BoardTask.objects.get().pk
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def claim(viewer, days):
+        try:
+            task = BoardTask.objects.select_related("region", "group", "posted_by_org").get(pk=task_id)
+            barrier.wait()
+            for _attempt in range(200):
+                try:
+                    task_claim(viewer=viewer, task=task, org=world.suburb_fed, promised_on=in_days(days))
+                    outcomes.append("won")
+                    return
+                except BoardError:
+                    outcomes.append("lost")
+                    return
+                except OperationalError as exc:  # SQLite in tests answers "locked" instead of waiting
+                    if "locked" not in str(exc):
+                        raise
+                    time.sleep(0.01)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=claim, args=(world.district_user, 30)),
+        threading.Thread(target=claim, args=(world.city_user, 60)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["lost", "won"]
+    assert BoardTask.objects.get().status == TaskStatus.CLAIMED
+    assert AuditEvent.objects.filter(action="weave.board_claim").count() == 1
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_the_board_page_shows_tabs_counts_and_overdue(posted, client, django_assert_max_num_queries):
+    w = posted.w
+    other = add_people(w.qianjin_street, posted.rider, THRESHOLD)  # 前进区 × 外卖送餐员
+    assert other
+    board_after_run(run=new_run())
+    task_claim(viewer=w.district_user, task=posted.task, org=w.suburb_fed, promised_on=in_days(5))
+    BoardTask.objects.filter(pk=posted.task.pk).update(promised_on=in_days(-3))  # promised date passed
+
+    login(client, w.city_user)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("weave_board") + "?tab=overdue")
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "郊区" in text and 'class="overdue"' in text and "郊区总工会" in text
+    assert response.context["counts"] == {"open": 1, "claimed": 1, "overdue": 1, "done": 0}
+    response = client.get(reverse("weave_board") + "?tab=open")
+    assert [t.region for t in response.context["page"]] == [w.qianjin]
+
+    # The district sees its own cell only; the sibling sees neither the task nor its counts.
+    login(client, w.district_user)
+    assert client.get(reverse("weave_board")).context["counts"]["open"] == 0
+    login(client, w.sibling_user)
+    response = client.get(reverse("weave_board") + "?tab=claimed")
+    assert response.context["counts"] == {"open": 1, "claimed": 0, "overdue": 0, "done": 0}
+    assert "郊区" not in response.content.decode()
+
+
+def test_the_query_count_does_not_grow_with_tasks(board, client, django_assert_max_num_queries):
+    w = board.w
+    for town in [w.suburb_town, w.qianjin_street]:
+        for group in [board.courier, board.rider]:
+            add_people(town, group, THRESHOLD)
+    board_after_run(run=new_run())
+    assert BoardTask.objects.count() == 4
+    login(client, w.city_user)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("weave_board"))
+    assert len(response.context["page"]) == 4
+
+
+def test_the_sibling_is_refused_the_task_and_its_actions(posted, client):
+    w, task = posted.w, posted.task
+    login(client, w.sibling_user)
+    for name in ["weave_board_task"]:
+        assert client.get(reverse(name, args=[task.pk])).status_code == 404
+    for name, data in [
+        ("weave_board_claim", {"org": w.qianjin_fed.pk, "promised_on": in_days(30).isoformat()}),
+        ("weave_board_federation", {"code": "Z9", "name": "不该建"}),
+        ("weave_board_withdraw", {"reason": "x"}),
+    ]:
+        assert client.post(reverse(name, args=[task.pk]), data).status_code == 404
+    assert BoardTask.objects.get().status == TaskStatus.OPEN
+    assert not Org.objects.filter(code="Z9").exists()
+
+
+def test_claim_and_create_through_the_pages(posted, client):
+    w, task = posted.w, posted.task
+    login(client, w.district_user)
+    page = client.get(reverse("weave_board_task", args=[task.pk]))
+    assert page.status_code == 200 and page.context["can_claim"] and not page.context["can_withdraw"]
+    # A union the viewer may not claim for is not a choice of the form.
+    refused = client.post(
+        reverse("weave_board_claim", args=[task.pk]),
+        {"org": w.suburb_town_union.pk, "promised_on": in_days(30).isoformat()},
+    )
+    assert refused.status_code == 400
+    response = client.post(
+        reverse("weave_board_claim", args=[task.pk]),
+        {"org": w.suburb_fed.pk, "promised_on": in_days(30).isoformat()},
+    )
+    assert response.status_code == 302
+    page = client.get(reverse("weave_board_task", args=[task.pk]))
+    assert page.context["can_create"] and not page.context["can_claim"]
+    response = client.post(
+        reverse("weave_board_federation", args=[task.pk]),
+        {"code": "I230811-KD", "name": "郊区快递行业工会联合会"},
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.created_org.name == "郊区快递行业工会联合会"
+    text = client.get(reverse("weave_board_task", args=[task.pk])).content.decode()
+    assert "郊区快递行业工会联合会" in text
