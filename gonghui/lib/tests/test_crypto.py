@@ -1,4 +1,4 @@
-"""Encryption at rest (Fernet / MultiFernet rotation), keyed hashes and masking of personal data."""
+"""Encryption at rest (AES-GCM tokens, older Fernet tokens still read, key rotation), keyed hashes and masking."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from gonghui.lib.crypto import InvalidToken, decrypt, encrypt, keyed_hash, reencrypt
+from gonghui.lib.crypto import (
+    TOKEN_PREFIX,
+    InvalidToken,
+    decrypt,
+    encrypt,
+    encrypt_many,
+    keyed_hash,
+    keyed_hasher,
+    reencrypt,
+)
 from gonghui.lib.masking import mask_id_number, mask_name
 
 OLD_KEY = Fernet.generate_key().decode()
@@ -77,6 +86,39 @@ def test_it_keeps_hashes_across_rotation_when_the_hash_key_is_pinned(settings):
     assert keyed_hash("id_number", "230803199001011235") != before  # derived from the first key...
     settings.GONGHUI_HASH_KEY = OLD_KEY
     assert keyed_hash("id_number", "230803199001011235") == before  # ...unless pinned
+
+
+def test_it_still_reads_fernet_tokens_written_before_the_aead_format(settings):
+    settings.GONGHUI_DATA_KEY = f"{NEW_KEY},{OLD_KEY}"
+    old_token = Fernet(OLD_KEY.encode()).encrypt("230803199001011235".encode()).decode()
+    assert decrypt(old_token) == "230803199001011235"
+    moved = reencrypt(old_token)
+    assert moved.startswith(TOKEN_PREFIX)
+    settings.GONGHUI_DATA_KEY = NEW_KEY
+    assert decrypt(moved) == "230803199001011235"
+    with pytest.raises(InvalidToken):
+        decrypt(old_token)
+
+
+def test_it_refuses_a_token_that_is_not_base64_or_too_short():
+    with pytest.raises(InvalidToken):
+        decrypt(TOKEN_PREFIX + "***")
+    with pytest.raises(InvalidToken):
+        decrypt(TOKEN_PREFIX + "AAAA")
+
+
+def test_it_encrypts_many_values_as_encrypt_does_each():
+    values = ["13812345678", "", "阿依古丽·买买提", "230803199001011235"] * 3
+    tokens = encrypt_many(values)
+    assert [decrypt(t) for t in tokens] == values
+    assert tokens[1] == ""
+    assert len({t for t in tokens if t}) == 9  # a fresh nonce for every value
+
+
+def test_the_bulk_hasher_hashes_as_keyed_hash_does():
+    hasher = keyed_hasher("phone")
+    for value in ("13812345678", "", "13812345679"):
+        assert hasher(value) == keyed_hash("phone", value)
 
 
 def test_it_hashes_equal_values_equal_and_purposes_apart():
