@@ -1,0 +1,94 @@
+"""`gonghui contest <verb>`: set a contest up from its policy, move question banks in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gonghui.lib.cli import AreaCommand, UsageError
+from gonghui.orgs.models import Org
+
+from ...bank import FORMATS, bank_export, bank_import
+from ...models import Contest, Trade
+from ...services import contest_setup_from_policy
+
+
+def _setup_arguments(parser):
+    parser.add_argument("policy", help="policy file under policies/, e.g. contest_jilin_2021.yaml")
+    parser.add_argument("--organiser", required=True, metavar="CODE", help="code of the organising union")
+
+
+def _import_arguments(parser):
+    parser.add_argument("file", help="question bank: .xlsx/.xls/.ods/.csv template, Moodle .xml or .gift")
+    parser.add_argument("--contest", required=True, metavar="CODE")
+    parser.add_argument("--trade", required=True, metavar="CODE")
+    parser.add_argument("--format", choices=FORMATS, help="file format (default: from the file's suffix)")
+
+
+def _export_arguments(parser):
+    parser.add_argument("out", help="file to write")
+    parser.add_argument("--trade", required=True, metavar="CODE")
+    parser.add_argument("--contest", metavar="CODE", help="needed when several contests have this trade code")
+    parser.add_argument("--format", required=True, choices=FORMATS)
+
+
+def find_trade(*, trade: str, contest: str | None) -> Trade:
+    trades = Trade.objects.select_related("contest").filter(code=trade)
+    if contest:
+        if not Contest.objects.filter(code=contest).exists():
+            raise UsageError(f"没有代码为 {contest} 的竞赛")
+        trades = trades.filter(contest__code=contest)
+    found = list(trades[:2])
+    if not found:
+        raise UsageError(f"没有代码为 {trade} 的工种" + (f"（竞赛 {contest}）" if contest else ""))
+    if len(found) > 1:
+        raise UsageError(f"多个竞赛都有工种 {trade}，请用 --contest 指定")
+    return found[0]
+
+
+class Command(AreaCommand):
+    help = "Skills competitions: set up from a policy, import and export question banks."
+    verbs = {
+        "setup": (
+            "Create or update a contest and its trades from its policy file.",
+            _setup_arguments,
+            "setup",
+        ),
+        "import-bank": (
+            "Add a question bank file to a trade, all or nothing; refused rows are listed with the reason.",
+            _import_arguments,
+            "import_bank",
+        ),
+        "export-bank": (
+            "Write a trade's question bank as xlsx, Moodle XML or GIFT.",
+            _export_arguments,
+            "export_bank",
+        ),
+    }
+
+    def setup(self, *, policy: str, organiser: str, **options):
+        org = Org.objects.filter(code=organiser).first()
+        if org is None:
+            raise UsageError(f"没有代码为 {organiser} 的组织")
+        contest = contest_setup_from_policy(policy_file=policy, organiser=org)
+        self.stdout.write(f"{contest.code}\t{contest.name}\t{contest.trades.count()} 个工种")
+
+    def import_bank(self, *, file: str, contest: str, trade: str, format: str | None = None, **options):
+        path = Path(file)
+        if not path.is_file():
+            raise UsageError(f"找不到文件 {file}")
+        target = find_trade(trade=trade, contest=contest)
+        report = bank_import(trade=target, source=path.read_bytes(), file_name=path.name, fmt=format)
+        if report.errors:
+            for error in report.errors:
+                self.stderr.write(str(error))
+            raise UsageError(str(report))
+        self.stdout.write(str(report))
+
+    def export_bank(self, *, out: str, trade: str, format: str, contest: str | None = None, **options):
+        target = find_trade(trade=trade, contest=contest)
+        data = bank_export(trade=target, fmt=format)
+        try:
+            Path(out).write_bytes(data)
+        except OSError as exc:
+            raise UsageError(f"无法写入 {out}：{exc.strerror or exc}") from None
+        self.stdout.write(f"{out}：{target.questions.count()} 题")
