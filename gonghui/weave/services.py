@@ -15,7 +15,7 @@ import importlib.util
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -116,7 +116,8 @@ class _ProgressWriter:
         self.run_id, self.echo, self.last = run_id, echo, -1
         self.side = None
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            self.side = connection.__class__({**connection.settings_dict}, alias="weave_progress")
+            real = connections[DEFAULT_DB_ALIAS]  # `connection` is a proxy; its class is not the backend's
+            self.side = real.__class__({**real.settings_dict}, alias="weave_progress")
 
     def __call__(self, percent: int, note: str) -> None:
         if self.echo:
