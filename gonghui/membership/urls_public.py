@@ -1,5 +1,21 @@
-"""Public pages under /join/: the phone joining page, the outcome lookup, member-card verification."""
+"""Public pages under /join/: the phone joining page, the outcome lookup and the member's page,
+member-card verification; and, for staff, the unions' joining QR codes to print."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_public as views
+
+app_name = "join"
+
+urlpatterns = [
+    path("", views.join_start, name="start"),
+    path("union/", views.join_union, name="union"),
+    path("done/", views.join_done, name="done"),
+    path("status/", views.join_lookup, name="lookup"),
+    path("me/", views.member_page, name="me"),
+    path("me/transfer/", views.member_transfer, name="transfer"),
+    path("me/leave/", views.member_leave, name="leave"),
+    path("card/<str:token>/", views.card_verify, name="verify"),
+    path("qr/", views.join_qr_list, name="qr_list"),
+    path("qr/<str:code>.<str:fmt>", views.join_qr_image, name="qr_image"),
+]
