@@ -318,15 +318,20 @@ def access_board_task(viewer, task_id: int) -> BoardTask:
     return task
 
 
-def _acting_q(viewer, field: str = "") -> Q:
+def acting_q(viewer, field: str = "") -> Q:
     """Orgs the viewer acts for: the subtrees of the orgs they are admin or staff of (everything for a superuser)."""
     if viewer is None or not getattr(viewer, "is_authenticated", False) or not viewer.is_active:
         return Q(pk__in=[])
     if viewer.is_superuser:
         return Q()
-    paths = list(
-        Role.objects.filter(user=viewer, role__in=ACTING_ROLES).values_list("org__path", flat=True).distinct()
-    )
+    paths = getattr(viewer, "_gonghui_acting_paths", None)
+    if paths is None:  # once per request, like viewer_scope
+        paths = list(
+            Role.objects.filter(user=viewer, role__in=ACTING_ROLES)
+            .values_list("org__path", flat=True)
+            .distinct()
+        )
+        viewer._gonghui_acting_paths = paths
     if not paths:
         return Q(pk__in=[])
     q = Q()
@@ -353,7 +358,7 @@ def claimer_orgs(*, viewer, task: BoardTask) -> QuerySet[Org]:
     """
     poster = task.posted_by_org
     return (
-        Org.objects.filter(_acting_q(viewer))
+        Org.objects.filter(acting_q(viewer))
         .filter(
             path__startswith=poster.path,
             kind__in=CLAIMER_KINDS,
@@ -371,7 +376,7 @@ def can_create_federation(*, viewer, task: BoardTask) -> bool:
     return (
         task.status == TaskStatus.CLAIMED
         and task.created_org_id is None
-        and Org.objects.filter(_acting_q(viewer)).filter(pk=task.claimed_by_org_id).exists()
+        and Org.objects.filter(acting_q(viewer)).filter(pk=task.claimed_by_org_id).exists()
     )
 
 
@@ -379,7 +384,7 @@ def can_withdraw(*, viewer, task: BoardTask) -> bool:
     """True when the task is live and the viewer acts for the federation that posted it."""
     return (
         task.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)
-        and Org.objects.filter(_acting_q(viewer)).filter(pk=task.posted_by_org_id).exists()
+        and Org.objects.filter(acting_q(viewer)).filter(pk=task.posted_by_org_id).exists()
     )
 
 
@@ -445,7 +450,7 @@ def task_create_federation(*, viewer, task: BoardTask, code: str, name: str, ip:
     The new org (kind 'industry', active, founded today) covers the task's group in the task's
     region and is linked as `task.created_org` (a conditional UPDATE: one federation per task).
     The task stays claimed; the next weave run that finds the cell without holes marks it done.
-    A weave run is queued on commit when the engine offers one (`weave_run_queue`).
+    A weave run is queued (launched once committed) when the engine offers `weave_run_queue`.
     """
     from gonghui.orgs.services import OrgError, org_create, org_set_coverage
 
@@ -486,12 +491,13 @@ def task_create_federation(*, viewer, task: BoardTask, code: str, name: str, ip:
     )
     queue = weave_run_queue()
     if queue is not None:
-        transaction.on_commit(lambda: queue(requested_by=viewer, trigger="board"))
+        # Queued in this transaction; the engine launches the run once it commits.
+        queue(trigger="board federation", actor=viewer)
     return org
 
 
 def weave_run_queue():
-    """The weave engine's function that queues a background run, if it offers one (else None)."""
+    """The engine's `weave.services.weave_run_queue(*, trigger, actor)`, if installed (else None)."""
     try:
         from gonghui.weave import services
     except ImportError:
