@@ -286,3 +286,10 @@ def org(request, org_id: int):
         "covers_groups": [g.code for g in o.covers_groups.all()],
         "covers_employers": [e.credit_code for e in o.covers_employers.all()],
     }
+
+
+# ---- routers of other areas (each in its own module) --------------------------------------------
+
+from .membership import router as membership_router  # noqa: E402
+
+api.add_router("/members", membership_router)

@@ -80,6 +80,12 @@ class Membership(models.Model):
     class Meta:
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
+        permissions = [
+            (
+                "check_membership",
+                _("Can check whether an ID number is an active member (API, each call audited)"),
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["person"],

@@ -11,6 +11,7 @@ and no two active memberships share one.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -44,7 +45,9 @@ __all__ = [
     "TRANSITIONS",
     "TransferError",
     "TransitionNotAllowed",
+    "application_submit",
     "membership_apply",
+    "membership_check",
     "membership_approve",
     "membership_lapse",
     "membership_reject",
@@ -514,3 +517,109 @@ def transfer_cancel(*, transfer: Transfer, by: Any = None, reason: str = "") -> 
         actor=by, action="membership.transfer_cancel", target=transfer, detail={"reason": reason[:300]}
     )
     return transfer
+
+
+# --- an application with the person's details (API, counter) ---------------------------------
+
+CONSENT_PURPOSE = "membership"
+CONSENT_CHANNEL_OF = {
+    Channel.ONLINE: "online",
+    Channel.API: "api",
+    Channel.ONSITE: "counter",
+    Channel.ROSTER: "roster",
+}
+
+
+def _name_key(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name or "").split()).replace("•", "·")
+
+
+@transaction.atomic
+def application_submit(
+    *,
+    name: str,
+    id_number: str,
+    phone: str,
+    org: Org,
+    channel: str,
+    consent_version: str,
+    consent_items: list[str],
+    by: Any = None,
+    occupation: str = "",
+    reference: str = "",
+) -> Membership:
+    """An application with the worker's details, as a platform's app or a service counter sends it.
+
+    All or nothing: the person is found by the keyed hash of the ID number (the name must match the
+    one on record: MembershipError otherwise) or created with the number and phone protected; the
+    consent (text version and items, which must include the notice) is recorded with the channel;
+    then `membership_apply`. `by` must hold a role over `org` (NotAuthorised otherwise).
+    """
+    from gonghui.people.services import consent_record, id_number_hash, person_create
+
+    _check_authority(by, org, "向该工会提交入会申请")
+    person = Person.objects.filter(id_number_hash=id_number_hash(id_number)).first()
+    if person is not None and _name_key(person.name) != _name_key(name):
+        raise MembershipError(f"姓名与身份证号 {person.id_number_masked} 登记的姓名不一致")
+    if person is None:
+        person = person_create(name=name, id_number=id_number, phone=phone, occupation=occupation, actor=by)
+    else:
+        _refuse_duplicate(person)
+    consent_record(
+        person=person,
+        purpose=CONSENT_PURPOSE,
+        version=consent_version,
+        items=consent_items,
+        channel=CONSENT_CHANNEL_OF.get(channel, "api"),
+        by=by,
+        reference=reference,
+    )
+    return membership_apply(person=person, org=org, channel=channel, by=by, consent_version=consent_version)
+
+
+def membership_check(*, viewer: Any, id_number: str, ip: str | None = None) -> Membership | None:
+    """Whether an ID number belongs to an active member: the active membership, else None.
+
+    Only for a viewer holding `membership.check_membership` (PermissionDenied otherwise); every
+    call, answered or refused, is an audit row with the masked number and the answer (never the
+    number itself). Not limited to the viewer's subtree: a platform asks about its workers
+    wherever they joined, and learns only yes/no and the union.
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number
+    from gonghui.lib.masking import mask_id_number
+    from gonghui.people.services import id_number_hash
+
+    try:
+        canonical = normalize_id_number(id_number)
+    except InvalidIdNumber:
+        canonical = ""
+    masked = mask_id_number(canonical) if canonical else ""
+    if viewer is None or not viewer.has_perm(CHECK_PERMISSION):
+        audit_record(
+            actor=viewer, action="membership.check_refused", detail={"id_number_masked": masked}, ip=ip
+        )
+        raise PermissionDenied("无权查询会员身份")
+    if not canonical:
+        normalize_id_number(id_number)  # raises InvalidIdNumber with the reason
+    found = (
+        Membership.objects.filter(person__id_number_hash=id_number_hash(canonical), status=S.ACTIVE)
+        .select_related("org")
+        .first()
+    )
+    audit_record(
+        actor=viewer,
+        action="membership.check",
+        target=found,
+        detail={
+            "id_number_masked": masked,
+            "active": found is not None,
+            "org": found.org.code if found else "",
+        },
+        ip=ip,
+    )
+    return found
+
+
+CHECK_PERMISSION = "membership.check_membership"
