@@ -80,7 +80,7 @@ def _employers():
 
 class JoinForm(_IdPhoneMixin, forms.Form):
     name = forms.CharField(
-        label=_("Name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "name"})
+        label=_("Full name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     id_number = _id_number_field()
     phone = _phone_field()

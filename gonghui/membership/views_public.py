@@ -165,7 +165,8 @@ def join_union(request):
     if request.method == "POST" and form.is_valid():
         note = ""
         if step.get("employer_name") and not step.get("employer"):
-            note = _("Employer as typed by the applicant: %(name)s") % {"name": step["employer_name"]}
+            # Stored with the application for the union's staff: Chinese whatever the page's language.
+            note = f"申请人自填工作单位：{step['employer_name']}"
         try:
             membership = join_apply(
                 person=person, org=form.chosen(), consent_version=step["version"], note=note
@@ -287,7 +288,7 @@ def member_transfer(request):
                     data.get("employer_name") or (employer.name if employer else ""),
                 ]
                 reason = "；".join(
-                    filter(None, [_("works now at: %s") % "，".join(filter(None, facts)), data["reason"]])
+                    filter(None, [f"现工作地点：{'，'.join(filter(None, facts))}", data["reason"]])
                 )
                 try:
                     services.transfer_request(
