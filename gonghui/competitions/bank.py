@@ -31,7 +31,7 @@ from django.db.models import Max
 from gonghui.audit.services import audit_record
 from gonghui.lib.tabular import UnreadableFile, read_table
 
-from .models import OPTION_LETTERS, Difficulty, Question, QuestionType, Trade
+from .models import DIFFICULTY_ZH, OPTION_LETTERS, QTYPE_ZH, Difficulty, Question, QuestionType, Trade
 
 FORMATS = ("xlsx", "moodle-xml", "gift")
 
@@ -53,15 +53,14 @@ _QTYPES = {
     QuestionType.FILL_BLANK: ["填空", "填空题", "fillblank", "fill_blank"],
 }
 QTYPE_OF = {word: qtype for qtype, words in _QTYPES.items() for word in words}
-QTYPE_LABEL = {QuestionType.SINGLE: "单选题", QuestionType.MULTIPLE: "多选题",
-               QuestionType.TRUE_FALSE: "判断题", QuestionType.FILL_BLANK: "填空题"}  # fmt: skip
+QTYPE_LABEL = QTYPE_ZH
 
 _DIFFICULTY = {
     **dict.fromkeys(["1", "易", "容易", "简单", "较易", "低", "easy"], Difficulty.EASY),
     **dict.fromkeys(["2", "中", "中等", "一般", "适中", "medium"], Difficulty.MEDIUM),
     **dict.fromkeys(["3", "难", "较难", "困难", "高", "hard"], Difficulty.HARD),
 }
-DIFFICULTY_LABEL = {Difficulty.EASY: "易", Difficulty.MEDIUM: "中", Difficulty.HARD: "难"}
+DIFFICULTY_LABEL = DIFFICULTY_ZH
 
 _TRUE = {"对", "√", "✓", "✔", "正确", "T", "TRUE", "是", "Y", "YES", "V"}
 _FALSE = {"错", "×", "✗", "✘", "X", "错误", "F", "FALSE", "否", "N", "NO"}

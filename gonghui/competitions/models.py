@@ -138,6 +138,9 @@ class Difficulty(models.IntegerChoices):
 
 
 OPTION_LETTERS = "ABCDEF"
+# The names the Chinese templates and messages use (domain errors are in Chinese whatever the UI language).
+QTYPE_ZH = {"single": "单选题", "multiple": "多选题", "true_false": "判断题", "fill_blank": "填空题"}
+DIFFICULTY_ZH = {1: "易", 2: "中", 3: "难"}
 
 
 class Question(models.Model):
@@ -268,10 +271,10 @@ class Registration(models.Model):
 class Paper(models.Model):
     """A candidate's preliminary paper: the questions drawn and each question's option order.
 
-    `questions` lists [question id, points, option order] per position; the option order is the
-    original letters in the order shown ("CADB"; "" for true/false and blanks). All of it follows
-    from `seed` and the bank and blueprint at generation (`papers.paper_draw`), so an audit can
-    regenerate it.
+    `questions` lists the question ids by position; `orders` gives, per position, the original
+    option letters in the order shown ("CADB"; "" for true/false and blanks). The points of a
+    position are its blueprint row's (a blueprint cannot change once papers are drawn). All of it
+    follows from `seed` and the bank and blueprint (`papers.paper_draw`), so an audit can regenerate it.
     """
 
     registration = models.OneToOneField(
@@ -279,7 +282,12 @@ class Paper(models.Model):
     )
     trade = models.ForeignKey(Trade, verbose_name=_("trade"), on_delete=models.CASCADE, related_name="papers")
     seed = models.BigIntegerField(_("seed"))
+    # The bank as it stood: only questions up to this id were drawn from (a later import changes nothing).
+    bank_through = models.BigIntegerField(_("bank up to question id"))
+    # With the blueprint's `avoid_practised`: the questions this candidate had seen in practice.
+    avoided = models.JSONField(_("questions seen in practice"), default=list, blank=True)
     questions = models.JSONField(_("questions"))
+    orders = models.JSONField(_("option orders"))
     total_points = models.DecimalField(_("total points"), max_digits=7, decimal_places=2)
     generated_at = models.DateTimeField(_("generated at"), auto_now_add=True)
 

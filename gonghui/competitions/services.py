@@ -14,10 +14,13 @@ from gonghui.orgs.models import Employer, Org
 from gonghui.people.services import person_create, person_find_by_id_number
 
 from .models import (
+    DIFFICULTY_ZH,
+    QTYPE_ZH,
     Blueprint,
     BlueprintRow,
     Contest,
     Difficulty,
+    Paper,
     Question,
     QuestionType,
     Registration,
@@ -108,6 +111,9 @@ def blueprint_set(
     """Replace a trade's blueprint rows; refuses a row the bank cannot fill, naming it (第 N 行)."""
     if not rows:
         raise ContestError("组卷方案至少需要一行")
+    drawn = Paper.objects.filter(trade=trade).count()
+    if drawn:
+        raise ContestError(f"已按组卷方案生成 {drawn} 份试卷，方案不能再修改")
     seen = set()
     for number, row in enumerate(rows, start=1):
         where = f"组卷方案第 {number} 行"
@@ -126,7 +132,7 @@ def blueprint_set(
         ).count()
         if available < row.count:
             raise ContestError(
-                f"{where}（{QuestionType(row.qtype).label}/{row.knowledge_area}/{Difficulty(row.difficulty).label}）："
+                f"{where}（{QTYPE_ZH[row.qtype]}/{row.knowledge_area}/{DIFFICULTY_ZH[row.difficulty]}）："
                 f"需要 {row.count} 题，题库只有 {available} 题"
             )
     blueprint, _ = Blueprint.objects.get_or_create(

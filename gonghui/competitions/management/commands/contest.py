@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from gonghui.lib.cli import AreaCommand, UsageError
@@ -9,6 +10,7 @@ from gonghui.orgs.models import Org
 
 from ...bank import FORMATS, bank_export, bank_import
 from ...models import Contest, Trade
+from ...papers import papers_generate
 from ...services import contest_setup_from_policy
 
 
@@ -45,6 +47,11 @@ def find_trade(*, trade: str, contest: str | None) -> Trade:
     return found[0]
 
 
+def _papers_arguments(parser):
+    parser.add_argument("--trade", required=True, metavar="CODE")
+    parser.add_argument("--contest", metavar="CODE", help="needed when several contests have this trade code")
+
+
 class Command(AreaCommand):
     help = "Skills competitions: set up from a policy, import and export question banks."
     verbs = {
@@ -62,6 +69,11 @@ class Command(AreaCommand):
             "Write a trade's question bank as xlsx, Moodle XML or GIFT.",
             _export_arguments,
             "export_bank",
+        ),
+        "papers": (
+            "Draw a preliminary paper for every registration of a trade that has none (to the blueprint).",
+            _papers_arguments,
+            "papers",
         ),
     }
 
@@ -92,3 +104,9 @@ class Command(AreaCommand):
         except OSError as exc:
             raise UsageError(f"无法写入 {out}：{exc.strerror or exc}") from None
         self.stdout.write(f"{out}：{target.questions.count()} 题")
+
+    def papers(self, *, trade: str, contest: str | None = None, **options):
+        target = find_trade(trade=trade, contest=contest)
+        started = time.perf_counter()
+        count = papers_generate(trade=target)
+        self.stdout.write(f"{target.name}：生成 {count} 份试卷（{time.perf_counter() - started:.1f} 秒）")
