@@ -380,3 +380,40 @@ def test_claim_and_create_through_the_pages(posted, client):
     assert task.created_org.name == "郊区快递行业工会联合会"
     text = client.get(reverse("weave_board_task", args=[task.pk])).content.decode()
     assert "郊区快递行业工会联合会" in text
+
+
+# --- through the weave engine ------------------------------------------------------------------------
+
+
+def test_end_to_end_a_run_posts_the_claimed_federation_closes_it(board, django_capture_on_commit_callbacks):
+    """The engine's run posts the cell; the federation created from the board queues a run that closes it."""
+    from gonghui.weave.services import weave_run
+
+    w = board.w
+    # 前进区 has no township or village union: its couriers are holes.
+    Person.objects.bulk_create(
+        [
+            Person(name=f"快递员{i}", work_region=w.qianjin_street, group=board.courier)
+            for i in range(THRESHOLD)
+        ]
+    )
+    first = weave_run()
+    task = BoardTask.objects.get()
+    assert (task.region, task.group, task.uncovered_now) == (w.qianjin, board.courier, THRESHOLD)
+
+    task = task_claim(viewer=w.sibling_user, task=task, org=w.qianjin_fed, promised_on=in_days(60))
+    with django_capture_on_commit_callbacks() as launches:
+        task_create_federation(
+            viewer=w.sibling_user, task=task, code="I230804-KD", name="前进区快递行业工会联合会"
+        )
+    # One queued run (the org's coverage change and the board share it), launched once committed;
+    # here it is run by hand.
+    queued = WeaveRun.objects.get(status=RunStatus.QUEUED)
+    assert launches
+
+    closing = weave_run()
+
+    task.refresh_from_db()
+    assert closing == queued and closing != first
+    assert (task.status, task.done_by_run, task.uncovered_now) == (TaskStatus.DONE, closing, 0)
+    assert set(Coverage.objects.values_list("primary_org__code", flat=True)) == {"I230804-KD"}
