@@ -41,6 +41,7 @@ __all__ = [
     "join_apply",
     "join_offers",
     "join_register",
+    "link_union",
     "member_lookup",
     "member_overview",
 ]
@@ -165,6 +166,11 @@ def _grassroots_active():
     )
 
 
+def link_union(code: str) -> Org | None:
+    """The grassroots union a joining link or QR code names (None for a federation or an unknown code)."""
+    return _grassroots_active().filter(code=code).first() if code else None
+
+
 def _nearby(region: Region | None) -> list[Org]:
     """When no union's rules cover the worker: the grassroots unions of their county, by name."""
     if region is None:
@@ -197,7 +203,7 @@ def join_offers(
     if exclude_org_id:
         seen.add(exclude_org_id)
     if link_code:
-        org = _grassroots_active().filter(code=link_code).first()
+        org = link_union(link_code)
         if org is not None and org.pk not in seen:
             offers.append(UnionOffer(org=org, from_link=True))
             seen.add(org.pk)

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from gonghui.lib.idcard import InvalidIdNumber
 from gonghui.lib.masking import mask_name
 from gonghui.lib.phone import InvalidPhone
-from gonghui.orgs.models import Employer, OccupationGroup, Org
+from gonghui.orgs.models import Employer
 from gonghui.orgs.selectors import org_list
 from gonghui.people.consent import consent_text
 from gonghui.people.models import Person
@@ -40,6 +40,7 @@ from .joining import (
     join_apply,
     join_offers,
     join_register,
+    link_union,
     member_lookup,
     member_overview,
 )
@@ -140,7 +141,7 @@ def join_start(request):
                 return redirect("join:union")
     else:
         form = JoinForm(initial={"org": request.GET.get("org", "")[:40]}, consent=consent)
-    link_org = Org.objects.filter(code=form["org"].value() or "").first() if form["org"].value() else None
+    link_org = link_union(form["org"].value() or "")
     return render(request, "membership/join.html", {"form": form, "consent": consent, "link_org": link_org})
 
 
@@ -304,13 +305,7 @@ def member_transfer(request):
     return render(
         request,
         "membership/me_transfer.html",
-        {
-            "form": form,
-            "offers": offers,
-            "choice": choice,
-            "current": current,
-            "groups": OccupationGroup.objects.all(),
-        },
+        {"form": form, "offers": offers, "choice": choice, "current": current},
     )
 
 

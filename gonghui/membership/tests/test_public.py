@@ -473,3 +473,35 @@ def test_the_joining_steps_are_audited_without_the_numbers(web, world, unions):
 
 def test_membership_states_are_the_ones_the_pages_know():
     assert {"pending", "active", "rejected"} <= set(MembershipStatus.values)
+
+
+def test_a_link_naming_a_federation_or_an_unknown_code_chooses_nothing(web, world, unions):
+    html = web.get(reverse("join:start") + "?org=C230811").content.decode()
+    assert 'class="join-via"' not in html
+    page = apply_online(web, world, org="C230811")
+    assert 'value="C230811"' not in page.content.decode()
+    assert Membership.objects.get().org == unions.town
+
+
+def test_a_worker_no_union_covers_is_told_whom_to_call(web, world):
+    web.post(reverse("join:start"), join_data(world, work_region=world.qianjin_street.pk))
+    html = web.get(reverse("join:union")).content.decode()
+    assert "12351" in html
+    assert 'name="org"' not in html
+
+
+def test_the_qr_page_reads_a_fixed_number_of_queries(client, world, unions, django_assert_max_num_queries):
+    from gonghui.orgs.services import org_create
+
+    for n in range(10):
+        org_create(
+            code=f"E23081110{n}",
+            name=f"郊区企业{n}工会",
+            kind="enterprise",
+            parent=world.suburb_fed,
+            region=world.suburb,
+        )
+    client.force_login(world.district_user)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("join:qr_list"))
+    assert response.content.decode().count('class="qr-card"') == 12
