@@ -353,3 +353,73 @@ def test_campaign_pages(o, client, django_assert_max_num_queries):
         {"name": "倒序", "starts_on": today, "ends_on": today - dt.timedelta(days=1), "target": 3},
     )
     assert bad.status_code == 400 and Campaign.objects.count() == 1
+
+
+# --- in a real browser, phone-sized -------------------------------------------------------------------
+
+
+@pytest.fixture
+def phone(live_server):
+    """Debian's Chromium (as in web/tests/test_browser.py), a phone-sized page that notes what goes wrong."""
+    import os
+    from pathlib import Path
+
+    chromium_path = Path("/usr/bin/chromium")
+    if not chromium_path.exists():
+        pytest.fail(f"{chromium_path} is missing: install Debian's chromium (apt-get install chromium)")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium_path), args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 800})
+            page.problems = []
+            page.on("pageerror", lambda error: page.problems.append(f"error: {error}"))
+            page.on("requestfailed", lambda request: page.problems.append(f"failed: {request.url}"))
+            page.on(
+                "request",
+                lambda request: (
+                    request.url.startswith(live_server.url)
+                    or request.url.startswith("data:")
+                    or page.problems.append(f"outside: {request.url}")
+                ),
+            )
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_campaign_and_board_pages_work_on_a_phone(o, phone, live_server):
+    w = o.w
+    today = timezone.localdate()
+    campaign = campaign_create(
+        viewer=w.district_user,
+        org=w.suburb_fed,
+        name="集中入会月",
+        starts_on=today - dt.timedelta(days=5),
+        ends_on=today + dt.timedelta(days=20),
+        target=30,
+    )
+    page = phone
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", w.district_user.username)
+    page.fill("#id_password", w.password)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server.url}/")
+    for url in [
+        reverse("weave_campaign", args=[campaign.pk]),
+        reverse("weave_outreach_union", args=[w.suburb_fed.pk]),
+        reverse("weave_board"),
+    ]:
+        page.goto(f"{live_server.url}{url}")
+        # Wide tables scroll inside their box; the page itself does not scroll sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, url
+    page.goto(f"{live_server.url}{reverse('weave_campaign', args=[campaign.pk])}")
+    page.wait_for_selector(".campaign-chart svg")  # drawn by the vendored ECharts
+    assert "集中入会月" in page.locator("h1").inner_text()
+    assert page.problems == []
