@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Substr, TruncWeek
+from django.db.models.functions import Length, Substr, TruncWeek
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -50,8 +50,14 @@ from .models import Coverage, CoverageCell, MemberWeek
 POLICY_PATH = Path(__file__).resolve().parents[2] / "policies" / "weave_drive.yaml"
 # The key of the column / filter for people the census counted without an occupation group.
 NO_GROUP = "_none"
-# Township-level prefix: MemberWeek rows are kept per township area (see the model).
+# MemberWeek rows are kept per township area, and summed again per county and per city, so the
+# trend of any region down to a township reads only its own rows (about groups x weeks of them).
 AREA_LENGTH = PREFIX_LENGTH[RegionLevel.TOWNSHIP]
+AREA_LEVELS = (
+    PREFIX_LENGTH[RegionLevel.TOWNSHIP],
+    PREFIX_LENGTH[RegionLevel.COUNTY],
+    PREFIX_LENGTH[RegionLevel.CITY],
+)
 # Memberships that were, at some time, a real membership (not an application still pending or refused).
 EVER_MEMBER = (
     MembershipStatus.ACTIVE,
@@ -388,9 +394,14 @@ def _weekly_net(
     prefix = region.prefix
     out: dict[dt.date, list[int]] = {}
     if len(prefix) <= AREA_LENGTH:
+        weeks = MemberWeek.objects.filter(scope.regions_q("area_"))
+        if len(prefix) in AREA_LEVELS:
+            weeks = weeks.filter(area_code=prefix)
+        else:  # a province: the sum of its cities' rows
+            city = PREFIX_LENGTH[RegionLevel.CITY]
+            weeks = weeks.annotate(n=Length("area_code")).filter(area_code__startswith=prefix, n=city)
         rows = (
-            MemberWeek.objects.filter(scope.regions_q("area_"), area_code__startswith=prefix)
-            .filter(_group_q(group_key, group))
+            weeks.filter(_group_q(group_key, group))
             .filter(_should_join_q(policy))
             .values("week")
             .annotate(joined=Sum("joined"), left=Sum("left"))
@@ -552,46 +563,34 @@ def _in_list(column: str, values: list, params: list) -> str:
 def cells_refresh_members(*, person_ids: Iterable[int] | None = None) -> int:
     """Make `CoverageCell.members` and `MemberWeek` match the memberships, set-based.
 
-    With `person_ids`, only the cells (all groups of the regions) and the township areas those
-    people are counted in are recomputed: cheap enough to call on commit of every membership
+    With `person_ids`, only the cells of the regions those people are counted in (all groups) and
+    the weeks of their township, county and city are recomputed, reading only the memberships of
+    that township (through the coverage index): cheap enough to call on commit of every membership
     change. Without, everything (after a weave run, or by hand). Returns how many cells were
     recomputed. Guarantees: afterwards each cell's members is the number of people counted in it
     with an active membership; each area's weeks hold the joins and departures of its members.
     """
-    qn = connection.ops.quote_name
     cell = CoverageCell._meta.db_table
     cov = Coverage._meta.db_table
-    mem = Membership._meta.db_table
-    reg = Region._meta.db_table
-    week_table = MemberWeek._meta.db_table
-    cell_where, cov_where, area_where = "1 = 1", "1 = 1", "1 = 1"
-    cell_params: list = []
-    cov_params: list = []
-    area_params: list = []
-    if person_ids is not None:
+    if person_ids is None:
+        region_ids = None
+        townships = None
+    else:
         ids = list({int(i) for i in person_ids})
-        if not ids:
-            return 0
         region_ids = list(
             Coverage.objects.filter(person_id__in=ids).values_list("region_id", flat=True).distinct()
         )
         if not region_ids:
             return 0
-        cell_where = _in_list("region_id", region_ids, cell_params)
-        cov_where = _in_list("c.region_id", region_ids, cov_params)
         codes = Region.objects.filter(pk__in=[r for r in region_ids if r is not None]).values_list(
             "code", flat=True
         )
-        areas = sorted({code[:AREA_LENGTH] for code in codes} | ({""} if None in region_ids else set()))
-        area_where = _in_list(f"COALESCE(SUBSTR(r.code, 1, {AREA_LENGTH}), '')", areas, area_params)
-        delete_where = _in_list("area_code", areas, [])
-        delete_params = list(areas)
-    else:
-        delete_where, delete_params = "1 = 1", []
+        townships = sorted({code[:AREA_LENGTH] for code in codes} | ({""} if None in region_ids else set()))
     now = timezone.now()
-    active = MembershipStatus.ACTIVE.value
-    ever = [s.value for s in EVER_MEMBER]
-    ever_in = ", ".join(["%s"] * len(ever))
+    cell_params: list = []
+    cov_params: list = []
+    cell_where = "1 = 1" if region_ids is None else _in_list("region_id", region_ids, cell_params)
+    cov_where = "1 = 1" if region_ids is None else _in_list("c.region_id", region_ids, cov_params)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {cell} SET members = 0, refreshed_at = %s WHERE {cell_where}", [now, *cell_params]
@@ -602,36 +601,80 @@ def cells_refresh_members(*, person_ids: Iterable[int] | None = None) -> int:
             UPDATE {cell} SET members = s.n, refreshed_at = %s
             FROM (
                 SELECT c.region_id, c.group_id, COUNT(*) AS n
-                FROM {cov} c JOIN {mem} m ON m.person_id = c.person_id AND m.status = %s
+                FROM {cov} c JOIN {Membership._meta.db_table} m ON m.person_id = c.person_id AND m.status = %s
                 WHERE {cov_where}
                 GROUP BY c.region_id, c.group_id
             ) s
             WHERE COALESCE({cell}.region_id, 0) = COALESCE(s.region_id, 0)
               AND COALESCE({cell}.group_id, 0) = COALESCE(s.group_id, 0)
             """,
-            [now, active, *cov_params],
+            [now, MembershipStatus.ACTIVE.value, *cov_params],
         )
-        cursor.execute(f"DELETE FROM {week_table} WHERE {delete_where}", delete_params)
-        area = f"COALESCE(SUBSTR(r.code, 1, {AREA_LENGTH}), '')"
-        source = f"""
-            FROM {mem} m JOIN {cov} c ON c.person_id = m.person_id LEFT JOIN {reg} r ON r.id = c.region_id
-            WHERE m.status IN ({ever_in}) AND m.joined_on IS NOT NULL AND {area_where}
-        """
+        _member_weeks_rebuild(cursor, townships)
+    return recomputed
+
+
+def _member_weeks_rebuild(cursor, townships: list[str] | None) -> None:
+    """Township rows from the memberships (all, or of `townships`), then county and city rows as their sums."""
+    qn = connection.ops.quote_name
+    cov = Coverage._meta.db_table
+    mem = Membership._meta.db_table
+    reg = Region._meta.db_table
+    weeks = MemberWeek._meta.db_table
+    ever = [s.value for s in EVER_MEMBER]
+    ever_in = ", ".join(["%s"] * len(ever))
+    area = f"COALESCE(SUBSTR(r.code, 1, {AREA_LENGTH}), '')"
+    where, params = "1 = 1", []
+    if townships is None:
+        cursor.execute(f"DELETE FROM {weeks}")
+    else:
+        cursor.execute(f"DELETE FROM {weeks} WHERE {_in_list('area_code', townships, [])}", townships)
+        # Through the coverage index on region: only the regions of these townships.
+        q = reduce(or_, (Q(code__startswith=t) for t in townships if t), Q(pk__in=[]))
+        region_ids: list = list(Region.objects.filter(q).values_list("pk", flat=True))
+        if "" in townships:
+            region_ids.append(None)
+        where = _in_list("c.region_id", region_ids, params)
+    source = f"""
+        FROM {mem} m JOIN {cov} c ON c.person_id = m.person_id LEFT JOIN {reg} r ON r.id = c.region_id
+        WHERE m.status IN ({ever_in}) AND m.joined_on IS NOT NULL AND {where}
+    """
+    cursor.execute(
+        f"""
+        INSERT INTO {weeks} (area_code, group_id, week, joined, {qn("left")})
+        SELECT area, group_id, week, SUM(j), SUM(l) FROM (
+            SELECT {area} AS area, c.group_id AS group_id, {_week_sql("m.joined_on")} AS week, 1 AS j, 0 AS l
+            {source}
+            UNION ALL
+            SELECT {area}, c.group_id, {_week_sql("m.ended_on")}, 0, 1
+            {source} AND m.ended_on IS NOT NULL
+        ) x
+        GROUP BY area, group_id, week
+        """,
+        [*ever, *params, *ever, *params],
+    )
+    # Counties from townships, then cities from counties: sums of a few thousand rows at most.
+    for length, child in zip(AREA_LEVELS[1:], AREA_LEVELS, strict=False):
+        params = []
+        if townships is None:
+            cursor.execute(f"DELETE FROM {weeks} WHERE LENGTH(area_code) = %s", [length])
+            parents_where = "1 = 1"
+        else:
+            parents = sorted({t[:length] for t in townships if t})
+            if not parents:
+                continue
+            cursor.execute(f"DELETE FROM {weeks} WHERE {_in_list('area_code', parents, [])}", parents)
+            parents_where = _in_list(f"SUBSTR(area_code, 1, {length})", parents, params)
         cursor.execute(
             f"""
-            INSERT INTO {week_table} (area_code, group_id, week, joined, {qn("left")})
-            SELECT area, group_id, week, SUM(j), SUM(l) FROM (
-                SELECT {area} AS area, c.group_id AS group_id, {_week_sql("m.joined_on")} AS week, 1 AS j, 0 AS l
-                {source}
-                UNION ALL
-                SELECT {area}, c.group_id, {_week_sql("m.ended_on")}, 0, 1
-                {source} AND m.ended_on IS NOT NULL
-            ) x
-            GROUP BY area, group_id, week
+            INSERT INTO {weeks} (area_code, group_id, week, joined, {qn("left")})
+            SELECT SUBSTR(area_code, 1, {length}), group_id, week, SUM(joined), SUM({qn("left")})
+            FROM {weeks}
+            WHERE LENGTH(area_code) = %s AND area_code <> '' AND {parents_where}
+            GROUP BY SUBSTR(area_code, 1, {length}), group_id, week
             """,
-            [*ever, *area_params, *ever, *area_params],
+            [child, *params],
         )
-    return recomputed
 
 
 # --------------------------------------------------------------------------- the command line

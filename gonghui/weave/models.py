@@ -221,12 +221,13 @@ class CoverageCell(models.Model):
 
 
 class MemberWeek(models.Model):
-    """Members who joined and left in one week, per (township-level area, group): the drive's trend.
+    """Members who joined and left in one week, per (area, group): the drive's trend.
 
-    `area_code` is the first nine digits of the code of the region the person is counted in (their
-    `Coverage.region`), so any region down to township level sums its rows by prefix instead of
-    scanning memberships; a village-level region is small enough to read memberships directly.
-    Rebuilt set-based by `weave.matrix.cells_refresh_members()`.
+    `area_code` is the first nine, six or four digits of the code of the region the people are
+    counted in (their `Coverage.region`): a township's rows, and its county's and city's as their
+    sums, so the trend of a city, county or township reads only its own rows instead of scanning
+    memberships; a village is small enough to read its memberships directly. Rebuilt set-based
+    by `weave.matrix.cells_refresh_members()`.
     """
 
     area_code = models.CharField(_("area code (township prefix)"), max_length=9, blank=True)

@@ -358,6 +358,10 @@ def test_refresh_members_follows_membership_changes(net):
     assert cells_refresh_members(person_ids=[newcomer.pk]) >= 1
     cell.refresh_from_db()
     assert cell.members == 2
+    monday = TODAY - dt.timedelta(days=TODAY.weekday())
+    assert (
+        sum(MemberWeek.objects.filter(area_code="230811", week=monday).values_list("joined", flat=True)) == 4
+    )
     # The others' cells are untouched by a targeted refresh, and right after a full one.
     Membership.objects.filter(person=net.riders[0]).update(status=MembershipStatus.WITHDRAWN, ended_on=TODAY)
     cells_refresh_members(person_ids=[newcomer.pk])
@@ -367,6 +371,11 @@ def test_refresh_members_follows_membership_changes(net):
     week = TODAY - dt.timedelta(days=TODAY.weekday())
     rows = MemberWeek.objects.filter(area_code="230811100", week=week)
     assert sum(r.joined for r in rows) == 4 and sum(r.left for r in rows) == 1
+    # The county's and the city's rows are the sums of their townships' (前进区 has one member).
+    county = MemberWeek.objects.filter(area_code="230811", week=week)
+    city = MemberWeek.objects.filter(area_code="2308", week=week)
+    assert (sum(r.joined for r in county), sum(r.left for r in county)) == (4, 1)
+    assert (sum(r.joined for r in city), sum(r.left for r in city)) == (5, 1)
 
 
 def test_refresh_members_of_nobody_does_nothing(net):
@@ -458,3 +467,13 @@ def test_the_goal_reached_says_so(net, client):
     client.force_login(w.district_user)
     page = client.get(reverse("weave_matrix"), {"region": w.qianjin.code})
     assert page.status_code == 404
+
+
+def test_the_whole_installation_opens_at_the_top_region(net):
+    from gonghui.accounts.models import User
+
+    root = User.objects.create_superuser(username="root", password="pass-word-123")
+    m = coverage_matrix(viewer=root, region=access_matrix_region(root, ""))
+    assert m.region == net.w.province and counts(m.totals) == (13, 4, 7, 6, 1)
+    trend = member_trend(viewer=root, matrix=m, today=TODAY)
+    assert trend.members[-1] == 4  # the province sums its cities' weeks
