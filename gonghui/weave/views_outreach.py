@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -47,8 +48,13 @@ class CampaignForm(forms.Form):
 @login_required
 def outreach_index(request):
     """The unions the viewer works outreach for, their own list, and the campaigns."""
-    unions = list(outreach.outreach_unions(viewer=request.user).select_related("region"))
-    return render(request, "weave/outreach.html", {"unions": unions})
+    q = request.GET.get("q", "").strip()
+    unions = outreach.outreach_unions(viewer=request.user).select_related("region")
+    if q:
+        unions = unions.filter(Q(name__icontains=q) | Q(code__icontains=q))
+    # A city acts for thousands of unions: paged, its own first (tree order puts it first).
+    page = Paginator(unions, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "weave/outreach.html", {"page": page, "q": q})
 
 
 @login_required

@@ -327,6 +327,19 @@ def test_the_outsider_is_refused_every_outreach_page_and_action(o, client):
     assert "郊区总工会" not in index and "前进区总工会" in index
 
 
+def test_the_index_lists_the_unions_the_viewer_acts_for(o, client, django_assert_max_num_queries):
+    w = o.w
+    client.force_login(w.city_user)
+    with django_assert_max_num_queries(10):
+        page = client.get(reverse("weave_outreach"))
+    names = [org.name for org in page.context["page"]]
+    assert names[0] == "佳木斯市总工会" and "永安街道总工会" in names
+    found = client.get(reverse("weave_outreach") + "?q=郊区")
+    assert [org.name for org in found.context["page"]] == ["郊区总工会"]
+    client.force_login(o.town_staff)
+    assert [org.name for org in client.get(reverse("weave_outreach")).context["page"]] == ["长发镇总工会"]
+
+
 def test_campaign_pages(o, client, django_assert_max_num_queries):
     w = o.w
     client.force_login(w.district_user)
