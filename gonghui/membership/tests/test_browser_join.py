@@ -1,4 +1,4 @@
-"""A worker joins from a phone, the union approves, the worker sees the card (Debian Chromium, Playwright).
+"""A worker joins from a phone, the union's staff approve at /members/, the worker sees the card (Chromium).
 
 Screenshots of each step go to docs/screenshots/ (join-*.png). Like the web app's browser test,
 this fails (it is not skipped) when /usr/bin/chromium is missing, and it watches that no request
@@ -75,7 +75,6 @@ def _db(fn):
 def test_a_worker_joins_on_a_phone_is_approved_and_sees_the_card(
     transactional_db, groups, world, unions, browser, live_server
 ):
-    from gonghui.membership import services
     from gonghui.membership.models import Membership
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -129,9 +128,23 @@ def test_a_worker_joins_on_a_phone_is_approved_and_sees_the_card(
     pages_html.append(page.content())
     page.screenshot(path=str(SCREENSHOTS / "join-4-done.png"))
 
-    # 3. The union's staff approve the application.
-    _db(lambda: services.membership_approve(membership=Membership.objects.get(), by=world.district_user))
-    member_no = _db(lambda: Membership.objects.get().member_no)
+    # 3. The union's staff approve it (on a phone too, in their own session), through the queue at /members/.
+    staff = browser.new_page(viewport=PHONE_VIEWPORT, device_scale_factor=2, is_mobile=True, has_touch=True)
+    staff.on("request", lambda request: _note_outside(request.url, outside))
+    staff.on("pageerror", lambda error: errors.append(str(error)))
+    staff.goto(f"{live_server.url}/members/")
+    staff.fill("#id_username", "suburb")
+    staff.fill("#id_password", world.password)
+    staff.click("button[type=submit].primary")
+    staff.wait_for_url(f"{live_server.url}/members/")
+    staff.click("table >> text=赵春燕")
+    staff.wait_for_selector("form[action$='/approve/'] button")
+    assert ID_NUMBER not in staff.content() and PHONE not in staff.content()
+    staff.screenshot(path=str(SCREENSHOTS / "join-5-staff-approve.png"), full_page=True)
+    staff.click("form[action$='/approve/'] button")
+    staff.wait_for_load_state()
+    member_no = _db(lambda: Membership.objects.get(status="active").member_no)
+    staff.close()
 
     # 4. The worker looks up the outcome with ID number and phone, and sees the card.
     page.click(".result a.button")
@@ -146,7 +159,7 @@ def test_a_worker_joins_on_a_phone_is_approved_and_sees_the_card(
     assert "赵*燕" in card.inner_text()
     assert card.locator("svg").count() == 1
     pages_html.append(page.content())
-    page.screenshot(path=str(SCREENSHOTS / "join-5-card.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "join-6-card.png"), full_page=True)
 
     # 5. Anyone who scans the card's code sees that it is valid, the masked name and the union.
     page.click("#member-card a.member-card-qr")
@@ -155,7 +168,7 @@ def test_a_worker_joins_on_a_phone_is_approved_and_sees_the_card(
     text = page.locator("#verify").inner_text()
     assert "赵*燕" in text and "长发镇总工会" in text and member_no not in text
     pages_html.append(page.content())
-    page.screenshot(path=str(SCREENSHOTS / "join-6-verify.png"))
+    page.screenshot(path=str(SCREENSHOTS / "join-7-verify.png"))
 
     for secret in (ID_NUMBER, PHONE):
         assert not any(secret in url for url in urls), f"{secret} in a URL"
