@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .matrix import (
     NO_GROUP,
@@ -65,7 +66,11 @@ def _people_url(matrix: Matrix, *, row_key: str | None, column_key: str, kind: s
         params["here"] = "1"
     if column_key:
         params["group"] = column_key
-    return f"{reverse('weave_matrix_people')}?{urlencode(params)}"
+    return f"{_people_base()}?{urlencode(params)}"
+
+
+def _people_base() -> str:
+    return reverse("weave_matrix_people")
 
 
 def _shade(counts: Counts, mode: str, max_holes: int) -> str:
@@ -77,28 +82,55 @@ def _shade(counts: Counts, mode: str, max_holes: int) -> str:
     return f"heat-r{min(SHADE_STEPS, int(counts.rate * SHADE_STEPS))}"
 
 
+def _percent_text(rate: float | None) -> str:
+    return "—" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _heat_cell(counts: Counts, mode: str, max_holes: int, url: str, title: str) -> dict:
+    """What one cell of the heat table shows, as text (a table of a few hundred cells renders fast)."""
+    return {
+        "people": counts.people,
+        "shade": _shade(counts, mode, max_holes),
+        "url": url,
+        "text": str(counts.holes) if mode == "holes" else _percent_text(counts.rate),
+        "sub": f"{counts.members}/{counts.people}",
+        "title": title
+        % {
+            "members": counts.members,
+            "people": counts.people,
+            "holes": counts.holes,
+            "overlaps": counts.overlaps,
+        },
+    }
+
+
 def _heat(matrix: Matrix, mode: str) -> list[dict]:
     max_holes = max((c.holes for c in matrix.cells.values()), default=0)
+    base = _people_base()
+    title = _("%(members)s members of %(people)s; %(holes)s holes; %(overlaps)s overlaps")
+    region_code = matrix.region.code
+
+    def url(row_key: str, column_key: str) -> str:
+        params = {"region": row_key or region_code, "kind": "all"}
+        if row_key == "":
+            params["here"] = "1"
+        if column_key:
+            params["group"] = column_key
+        return f"{base}?{urlencode(params)}"
+
     rows = []
     for (row_key, label), total in zip(matrix.rows, matrix.by_region, strict=True):
-        cells = []
-        for column_key, _label in matrix.columns:
-            counts = matrix.cell(row_key, column_key)
-            cells.append(
-                {
-                    "counts": counts,
-                    "shade": _shade(counts, mode, max_holes),
-                    "url": _people_url(matrix, row_key=row_key, column_key=column_key, kind="all"),
-                }
-            )
+        cells = [
+            _heat_cell(matrix.cell(row_key, column_key), mode, max_holes, url(row_key, column_key), title)
+            for column_key, _label in matrix.columns
+        ]
         rows.append(
             {
                 "key": row_key,
                 "label": label,
                 "cells": cells,
-                "total": total.counts,
-                "total_url": _people_url(matrix, row_key=row_key, column_key=matrix.group_key, kind="all"),
-                "is_child": bool(row_key) and row_key != matrix.region.code,
+                "total": _heat_cell(total.counts, mode, max_holes, url(row_key, matrix.group_key), title),
+                "is_child": bool(row_key) and row_key != region_code,
             }
         )
     return rows
@@ -134,8 +166,8 @@ def _percent(value: float | None) -> float | None:
 def _chart_data(matrix: Matrix, heat: list[dict], mode: str, trend) -> dict:
     data = []
     for y, row in enumerate(heat):
-        for x, cell in enumerate(row["cells"]):
-            counts = cell["counts"]
+        for x, (column_key, _label) in enumerate(matrix.columns):
+            counts = matrix.cell(row["key"], column_key)
             if counts.people:
                 value = counts.holes if mode == "holes" else _percent(counts.rate)
                 data.append([x, y, value])
