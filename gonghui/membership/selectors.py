@@ -76,11 +76,13 @@ class QueueItem:
         return self.waited > OVERDUE_AFTER_WORKING_DAYS
 
 
-def approval_queue(*, viewer, overdue_only: bool = False, org: Org | None = None) -> QuerySet[Membership]:
+def approval_queue(
+    *, viewer, overdue_only: bool = False, org: Org | None = None, today: dt.date | None = None
+) -> QuerySet[Membership]:
     """Pending applications to unions in the viewer's scope, oldest first (the longest wait on top)."""
     qs = membership_list(viewer=viewer, status=S.PENDING, org=org).order_by("submitted_at", "pk")
     if overdue_only:
-        cutoff = overdue_cutoff()
+        cutoff = overdue_cutoff(today)
         qs = qs.filter(submitted_at__date__lte=cutoff)
     return qs
 

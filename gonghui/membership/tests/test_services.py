@@ -211,3 +211,64 @@ rules:
         old.member_no,
         new.member_no,
     }
+
+
+# --- selectors: counts by week, working days ----------------------------------------------------
+
+
+def test_counts_by_union_and_week(unions, world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from gonghui.membership.selectors import membership_counts_by_week
+
+    a = _active(PersonFactory(), unions.town, world.city_user)
+    _active(PersonFactory(), unions.town, world.city_user)
+    membership_lapse(membership=a, by=world.city_user)
+    moved = _active(PersonFactory(), unions.village, world.city_user)
+    membership_transfer(membership=moved, to_org=unions.street, by=world.city_user)
+    rows = membership_counts_by_week(viewer=world.city_user)
+    week = timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())
+    by_code = {r["org_code"]: r for r in rows}
+    assert all(r["week"] == week for r in rows)
+    assert by_code[unions.town.code]["joined"] == 2 and by_code[unions.town.code]["lapsed"] == 1
+    assert by_code[unions.village.code]["transferred_out"] == 1
+    assert by_code[unions.street.code]["transferred_in"] == 1 and by_code[unions.street.code]["joined"] == 0
+    # Scoped: 前进区 staff see only their own union's row.
+    assert {r["org_code"] for r in membership_counts_by_week(viewer=world.sibling_user)} == {
+        unions.street.code
+    }
+
+
+def test_working_days_leave_out_weekends_and_holidays():
+    import datetime as dt
+
+    from gonghui.lib.workdays import calendar
+
+    cal = calendar()
+    friday = dt.date(2026, 3, 6)
+    assert cal.working_days_between(friday, dt.date(2026, 3, 9)) == 1  # Saturday, Sunday, Monday
+    assert cal.working_days_between(friday, dt.date(2026, 3, 11)) == 3
+    # 2026 National Day: 1-7 October off, Saturday 10 October a working day.
+    assert cal.working_days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 9)) == 2
+    assert cal.is_working_day(dt.date(2026, 10, 10))
+    # Four working days after Thursday 5 March up to Wednesday 11 March: 6, 9, 10, 11.
+    assert cal.subtract_working_days(dt.date(2026, 3, 11), 4) == dt.date(2026, 3, 5)
+
+
+def test_the_queue_counts_overdue_after_three_working_days(unions, world):
+    import datetime as dt
+
+    from gonghui.membership import selectors
+
+    m = membership_apply(person=PersonFactory(), org=unions.town, channel="online")
+    today = dt.date(2026, 3, 11)  # a Wednesday
+    for submitted, waited in ((dt.date(2026, 3, 6), 3), (dt.date(2026, 3, 5), 4)):
+        when = dt.datetime.combine(submitted, dt.time(10), tzinfo=dt.UTC)
+        Membership.objects.filter(pk=m.pk).update(submitted_at=when)
+        item = selectors.queue_items(selectors.approval_queue(viewer=world.district_user), today)[0]
+        assert item.waited == waited and item.overdue == (waited > 3)
+        overdue = selectors.approval_queue(viewer=world.district_user, overdue_only=True, today=today)
+        assert overdue.exists() == (waited > 3)
+    assert not selectors.approval_queue(viewer=world.sibling_user).exists()
