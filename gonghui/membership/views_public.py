@@ -21,13 +21,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from gonghui.lib.idcard import InvalidIdNumber
 from gonghui.lib.masking import mask_name
-from gonghui.lib.phone import InvalidPhone
 from gonghui.orgs.models import Employer
 from gonghui.orgs.selectors import org_list
 from gonghui.people.consent import consent_text
 from gonghui.people.models import Person
+from gonghui.people.services import PersonError
 from gonghui.regions.models import Region
 
 from . import services
@@ -125,7 +124,7 @@ def join_start(request):
                 return _already(request, exc)
             except JoinError as exc:
                 form.add_error("name", str(exc))
-            except (InvalidIdNumber, InvalidPhone, ValueError) as exc:
+            except PersonError as exc:  # a record that cannot be written (a race on the same number ...)
                 form.add_error(None, str(exc))
             else:
                 request.session[STEP_KEY] = {
