@@ -623,3 +623,20 @@ def membership_check(*, viewer: Any, id_number: str, ip: str | None = None) -> M
 
 
 CHECK_PERMISSION = "membership.check_membership"
+
+
+def membership_check_allow(*, user: Any, allow: bool = True, by: Any = None) -> None:
+    """Give (or take back) a user's `membership.check_membership` permission, audited."""
+    from django.contrib.auth.models import Permission
+
+    permission = Permission.objects.get(content_type__app_label="membership", codename="check_membership")
+    if allow:
+        user.user_permissions.add(permission)
+    else:
+        user.user_permissions.remove(permission)
+    audit_record(
+        actor=by,
+        action="membership.check_allow" if allow else "membership.check_revoke",
+        target=user,
+        detail={"username": user.get_username()},
+    )

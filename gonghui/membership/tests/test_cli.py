@@ -160,6 +160,7 @@ def test_export_writes_every_membership(tmp_path, unions, world):
         (["approve", "--union", "T230811100"], "--all-pending"),
         (["approve", "--union", "NOPE", "--all-pending"], "NOPE"),
         (["export", "/nonexistent-dir/x.csv"], "目录不存在"),
+        (["allow-check", "nobody"], "nobody"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, unions, args, message):
@@ -179,3 +180,14 @@ def test_a_roster_without_a_name_column_is_refused(tmp_path, unions):
         run("import-roster", str(path), "--union", unions.town.code)
     assert caught.value.returncode == 2
     assert not Membership.objects.exists() and not Person.objects.exists()
+
+
+def test_allow_check_grants_and_revokes_the_permission(world):
+    from django.contrib.auth import get_user_model
+
+    run("allow-check", "qianjin")
+    user = get_user_model().objects.get(username="qianjin")
+    assert user.has_perm("membership.check_membership")
+    run("allow-check", "qianjin", "--revoke")
+    user = get_user_model().objects.get(username="qianjin")
+    assert not user.has_perm("membership.check_membership")

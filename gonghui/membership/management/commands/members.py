@@ -57,6 +57,11 @@ def _export_arguments(parser):
     parser.add_argument("out", help="CSV to write: person_id,union_code,member_no,status,joined_on")
 
 
+def _allow_check_arguments(parser):
+    parser.add_argument("username", help="the user (or the account behind a platform's API token)")
+    parser.add_argument("--revoke", action="store_true", help="take the permission back")
+
+
 def _parse_map(pairs: list[str]) -> dict[str, str]:
     mapping = {}
     for pair in pairs:
@@ -86,6 +91,11 @@ class Command(AreaCommand):
             "Approve pending applications in bulk (numbers assigned by the policy).",
             _approve_arguments,
             "approve",
+        ),
+        "allow-check": (
+            "Let a user (and its API tokens) check whether an ID number is an active member (each call audited).",
+            _allow_check_arguments,
+            "allow_check",
         ),
         "export": (
             "Write every membership: person_id,union_code,member_no,status,joined_on.",
@@ -158,3 +168,19 @@ class Command(AreaCommand):
                 writer.writerow([person_id, code, number or "", status, joined.isoformat() if joined else ""])
                 count += 1
         self.stdout.write(_("%(count)s memberships written to %(out)s") % {"count": count, "out": out})
+
+    def allow_check(self, *, username: str, revoke: bool, **options):
+        from django.contrib.auth import get_user_model
+
+        from gonghui.membership.services import membership_check_allow
+
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise UsageError(f"没有用户名为 {username} 的用户")
+        membership_check_allow(user=user, allow=not revoke)
+        if revoke:
+            self.stdout.write(_("%(user)s may no longer check membership") % {"user": username})
+        else:
+            self.stdout.write(
+                _("%(user)s may check membership (POST /api/v1/members/check)") % {"user": username}
+            )
