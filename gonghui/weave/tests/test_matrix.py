@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import call_command
 from django.db.models import Count, Q
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -477,3 +479,73 @@ def test_the_whole_installation_opens_at_the_top_region(net):
     assert m.region == net.w.province and counts(m.totals) == (13, 4, 7, 6, 1)
     trend = member_trend(viewer=root, matrix=m, today=TODAY)
     assert trend.members[-1] == 4  # the province sums its cities' weeks
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+
+def run_cli(*args):
+    out = io.StringIO()
+    call_command("weave", "coverage", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_cli_prints_the_matrix_as_csv_by_group_and_by_region(net):
+    w = net.w
+    rows = list(csv.DictReader(io.StringIO(run_cli("--region", "230800", "--format", "csv"))))
+    courier = next(r for r in rows if r["code"] == "courier")
+    assert courier == {
+        "code": "courier",
+        "name": "快递员",
+        "people": "10",
+        "members": "2",
+        "coverage_rate": "0.2000",
+        "covered": "4",
+        "holes": "6",
+        "overlaps": "1",
+    }
+    by_region = list(
+        csv.DictReader(io.StringIO(run_cli("--region", w.suburb.code, "--by", "region", "--format", "csv")))
+    )
+    assert [(r["code"], r["people"]) for r in by_region] == [(w.suburb_town.code, "7"), (w.suburb.code, "1")]
+
+
+def test_cli_table_aligns_chinese_text(net):
+    table = run_cli("--region", "230800", "--by", "region", "--format", "table").splitlines()
+    from unicodedata import east_asian_width
+
+    def width(text):
+        return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    assert table[0] == "佳木斯市（230800000000）"
+    body = [line for line in table[1:] if line.strip()]
+    assert len({width(line) for line in body}) == 1  # every line as wide on a terminal
+    assert any("郊区" in line for line in body) and any("合计" in line for line in body)
+
+
+def test_cli_refuses_an_unknown_region(net):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="999999"):
+        run_cli("--region", "999999")
+    with pytest.raises(CommandError, match="astronaut"):
+        run_cli("--group", "astronaut")
+
+
+def test_cli_refreshes_members_when_asked(net):
+    w = net.w
+    Membership.objects.create(
+        person=net.town_couriers[3],
+        org=w.suburb_town_union,
+        status=MembershipStatus.ACTIVE,
+        joined_on=TODAY,
+        member_no="N3",
+    )
+    stale = list(csv.DictReader(io.StringIO(run_cli("--region", w.suburb_town.code, "--format", "csv"))))
+    fresh = list(
+        csv.DictReader(
+            io.StringIO(run_cli("--region", w.suburb_town.code, "--format", "csv", "--refresh-members"))
+        )
+    )
+    courier = [r["members"] for rows in (stale, fresh) for r in rows if r["code"] == "courier"]
+    assert courier == ["1", "2"]

@@ -41,6 +41,26 @@ def _run_queued_arguments(parser):
     parser.add_argument("run_id", type=int, help="id of a queued run (started by the web page)")
 
 
+def _coverage_arguments(parser):
+    parser.add_argument(
+        "--region", metavar="CODE", default="", help="division code, any level (default: the top region)"
+    )
+    parser.add_argument(
+        "--by", choices=("group", "region"), default="group", help="one row per group or per child region"
+    )
+    parser.add_argument(
+        "--group", metavar="CODE", default="", help="only this occupation group (_none: without a group)"
+    )
+    parser.add_argument(
+        "--format", choices=("csv", "table"), default="table", help="csv (with a header) or an aligned table"
+    )
+    parser.add_argument(
+        "--refresh-members",
+        action="store_true",
+        help="first recompute every cell's members and the weekly trend from the memberships",
+    )
+
+
 def _summary(run: WeaveRun) -> str:
     return (
         f"weave run #{run.pk}: people {run.people}, covered {run.covered}, holes {run.holes}, "
@@ -66,6 +86,11 @@ class Command(AreaCommand):
             "Run a queued weave run (the web page starts this in the background).",
             _run_queued_arguments,
             "run_queued",
+        ),
+        "coverage": (
+            "Print the coverage matrix of a region: people, members, coverage rate, covered, holes, overlaps.",
+            _coverage_arguments,
+            "coverage",
         ),
     }
 
@@ -93,6 +118,38 @@ class Command(AreaCommand):
             self.stdout.write(f"weave run #{run_id}: already started or finished, nothing to do")
         else:
             self.stdout.write(_summary(run))
+
+    def coverage(
+        self,
+        *,
+        region: str = "",
+        by: str = "group",
+        group: str = "",
+        format: str = "table",
+        refresh_members: bool = False,
+        **options,
+    ):
+        from django.http import Http404
+
+        from gonghui.weave import matrix
+
+        if refresh_members:
+            matrix.cells_refresh_members()
+        try:
+            top = matrix.access_matrix_region(matrix.EVERYTHING, region)
+        except Http404:
+            raise UsageError(f"--region：没有代码为 {region} 的地区") from None
+        try:
+            group_key, group_row = matrix.matrix_group(group)
+        except Http404:
+            raise UsageError(f"--group：没有代码为 {group} 的职业群体") from None
+        m = matrix.coverage_matrix(viewer=matrix.EVERYTHING, region=top, group_key=group_key, group=group_row)
+        rows = matrix.matrix_lines(m, by)
+        if format == "csv":
+            self.stdout.write(matrix.matrix_csv(rows), ending="")
+        else:
+            self.stdout.write(f"{top.name}（{top.code}）", ending="\n")
+            self.stdout.write(matrix.matrix_table(rows, m.totals), ending="")
 
     def export(self, *, out: str, **options):
         path = Path(out)
