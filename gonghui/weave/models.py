@@ -84,12 +84,31 @@ class WeaveRun(models.Model):
 
 
 class Coverage(models.Model):
-    """The current answer for one person: the primary union (none: a hole) and why."""
+    """The current answer for one person: the primary union (none: a hole) and why.
+
+    Coverage, CoveringOrg and CoverageChange are derived tables that only a weave run writes, a
+    million rows or more at a time, from the people and orgs it reads in the same transaction.
+    Their foreign keys have no database constraint: checking each row at commit cost more than
+    the whole rest of a run on PostgreSQL. Deletes through the ORM still cascade (Django's
+    collector), and indexes that the multi-column ones already give are left out.
+    """
 
     person = models.OneToOneField(
-        Person, verbose_name=_("person"), primary_key=True, on_delete=models.CASCADE, related_name="coverage"
+        Person,
+        verbose_name=_("person"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="coverage",
+        db_constraint=False,
     )
-    run = models.ForeignKey(WeaveRun, verbose_name=_("weave run"), on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(
+        WeaveRun,
+        verbose_name=_("weave run"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     primary_org = models.ForeignKey(
         Org,
         verbose_name=_("primary union"),
@@ -97,6 +116,8 @@ class Coverage(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,
+        db_index=False,  # weave_cov_primary
     )
     primary_rule = models.CharField(_("rule"), max_length=20, choices=CoverageRule.choices, blank=True)
     region = models.ForeignKey(
@@ -106,6 +127,8 @@ class Coverage(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,
+        db_index=False,  # weave_cov_cell (region, group)
     )
     group = models.ForeignKey(
         OccupationGroup,
@@ -114,6 +137,8 @@ class Coverage(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     n_covering = models.PositiveSmallIntegerField(_("unions covering"), default=0)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
@@ -133,10 +158,23 @@ class Coverage(models.Model):
 class CoveringOrg(models.Model):
     """One union that can take the person, by which rule, and its place in the order (1 = primary)."""
 
+    # No database constraints, and no single-column indexes beside (person, org) and (org): see Coverage.
     person = models.ForeignKey(
-        Person, verbose_name=_("person"), on_delete=models.CASCADE, related_name="covering"
+        Person,
+        verbose_name=_("person"),
+        on_delete=models.CASCADE,
+        related_name="covering",
+        db_constraint=False,
+        db_index=False,
     )
-    org = models.ForeignKey(Org, verbose_name=_("union"), on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(
+        Org,
+        verbose_name=_("union"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     rule = models.CharField(_("rule"), max_length=20, choices=CoverageRule.choices)
     rank = models.PositiveSmallIntegerField(_("rank"))
 
@@ -159,10 +197,18 @@ class ChangeKind(models.TextChoices):
 class CoverageChange(models.Model):
     """What a run changed for one person against the answer before it."""
 
+    # No database constraints (see Coverage); the run is indexed by (run, kind).
     run = models.ForeignKey(
-        WeaveRun, verbose_name=_("weave run"), on_delete=models.CASCADE, related_name="changes"
+        WeaveRun,
+        verbose_name=_("weave run"),
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_constraint=False,
+        db_index=False,
     )
-    person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(
+        Person, verbose_name=_("person"), on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     kind = models.CharField(_("change"), max_length=20, choices=ChangeKind.choices)
     before_org = models.ForeignKey(
         Org,
@@ -171,9 +217,18 @@ class CoverageChange(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     after_org = models.ForeignKey(
-        Org, verbose_name=_("union after"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Org,
+        verbose_name=_("union after"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
