@@ -48,6 +48,9 @@ def weave_run_queue(*, trigger: str, actor: Any | None = None, launch: bool = Tr
     run waits for `gonghui weave run` or the "run now" button.
     """
     run = WeaveRun.objects.filter(status=RunStatus.QUEUED).order_by("id").first()
+    if run is not None and run.requested_by_id is None and _user(actor) is not None:
+        WeaveRun.objects.filter(pk=run.pk).update(requested_by=_user(actor))  # who asked to run it now
+        run.requested_by = _user(actor)
     if run is None:
         run = WeaveRun.objects.create(trigger=trigger[:40], requested_by=_user(actor))
         audit_record(actor=actor, action="weave.run_queued", target=run, detail={"trigger": trigger})
