@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from gonghui.weave.tasks import weave_after_census_batch
+
 from .models import BatchStatus, ImportBatch
 from .services import CensusFileRefused, ImportResult, census_import, upload_path
 
@@ -30,7 +32,7 @@ def run_batch(batch_id: int, *, progress=None) -> ImportResult | None:
         )
         raise CensusFileRefused(reason)
     try:
-        return _import(batch, path, progress)
+        result = _import(batch, path, progress)
     except CensusFileRefused:
         raise  # census_import marked the batch failed with the reason
     except Exception as exc:
@@ -41,6 +43,8 @@ def run_batch(batch_id: int, *, progress=None) -> ImportResult | None:
             finished_at=timezone.now(),
         )
         raise
+    weave_after_census_batch(batch)  # new people: weave again (this process is already in the background)
+    return result
 
 
 def _import(batch: ImportBatch, path, progress) -> ImportResult:

@@ -91,6 +91,8 @@ def org_update(
         setattr(org, f, fields[f])
     if changed:
         org.save(update_fields=[*changed, "updated_at"])
+    if {"kind", "region", "status"} & set(changed):
+        _weave_again(org, "org changed")
     return org
 
 
@@ -161,7 +163,15 @@ def org_set_coverage(
     org.covers_regions.set(list(regions))
     org.covers_groups.set(list(groups))
     org.covers_employers.set(list(employers))
+    _weave_again(org, "org coverage set")
     return org
+
+
+def _weave_again(org: Org, why: str) -> None:
+    """Who a union covers may have changed: queue a weave run (started from the runs page or `gonghui weave run`)."""
+    from gonghui.weave.services import weave_run_queue
+
+    weave_run_queue(trigger=f"{why}: {org.code}", launch=False)
 
 
 # The CSV import lives in its own module; re-exported here so callers find every org write in one place.

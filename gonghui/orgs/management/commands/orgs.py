@@ -43,6 +43,11 @@ class Command(AreaCommand):
             rows = len({e.row for e in report.errors})
             raise UsageError(f"{len(report.errors)} 处错误（{rows} 行），未写入任何数据")
         self.stdout.write(str(report))
+        if report.created or report.updated:
+            from gonghui.weave.services import weave_run_queue
+
+            run = weave_run_queue(trigger="orgs import", launch=False)
+            self.stderr.write(f"weave run #{run.pk} queued: run `gonghui weave run` to update coverage")
 
     def list_orgs(self, *, kind: str | None = None, under: str | None = None, **options):
         # The command line runs as the operator of the installation: the whole tree, not a viewer's scope.
