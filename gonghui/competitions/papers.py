@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from gonghui.audit.services import audit_record
@@ -176,7 +176,7 @@ def _new_seed() -> int:
 
 @transaction.atomic
 def paper_generate(*, registration: Registration, seed: int | None = None, actor: Any | None = None) -> Paper:
-    """The registration's paper, drawn now if it has none (an existing paper is returned unchanged)."""
+    """The registration's paper, drawn now if it has none (an existing paper is returned unchanged, also in a race)."""
     existing = Paper.objects.filter(registration=registration).first()
     if existing is not None:
         return existing
@@ -187,16 +187,20 @@ def paper_generate(*, registration: Registration, seed: int | None = None, actor
         avoided = _practised(trade, [registration.pk]).get(registration.pk, set())
     seed = _new_seed() if seed is None else seed
     questions, orders = paper_draw(plan, seed, frozenset(avoided))
-    paper = Paper.objects.create(
-        registration=registration,
-        trade=trade,
-        seed=seed,
-        bank_through=plan.bank_through,
-        avoided=sorted(avoided),
-        questions=questions,
-        orders=orders,
-        total_points=plan.total_points,
-    )
+    try:
+        with transaction.atomic():
+            paper = Paper.objects.create(
+                registration=registration,
+                trade=trade,
+                seed=seed,
+                bank_through=plan.bank_through,
+                avoided=sorted(avoided),
+                questions=questions,
+                orders=orders,
+                total_points=plan.total_points,
+            )
+    except IntegrityError:  # a concurrent request drew this registration's paper first: that one stands
+        return Paper.objects.get(registration=registration)
     audit_record(actor=actor, action="contest.paper_generate", target=paper, detail={"seed": seed})
     return paper
 

@@ -1,5 +1,18 @@
-"""Contest pages under /contests/."""
+"""Contest pages under /contests/: the public list and the candidates' online preliminary."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("", views.contests_index, name="contests_index"),
+    path("exam/", views.candidate_login, name="contest_candidate_login"),
+    path("exam/logout/", views.candidate_logout, name="contest_candidate_logout"),
+    path("exam/home/", views.candidate_home, name="contest_candidate_home"),
+    path("exam/<int:registration_id>/start/", views.exam_start, name="contest_exam_start"),
+    path("exam/<int:registration_id>/", views.exam_paper, name="contest_exam_paper"),
+    path("exam/<int:registration_id>/save/", views.exam_save, name="contest_exam_save"),
+    path("exam/<int:registration_id>/state.json", views.exam_state, name="contest_exam_state"),
+    path("exam/<int:registration_id>/submit/", views.exam_submit, name="contest_exam_submit"),
+    path("exam/<int:registration_id>/result/", views.exam_result, name="contest_exam_result"),
+]

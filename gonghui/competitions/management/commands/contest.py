@@ -9,6 +9,7 @@ from gonghui.lib.cli import AreaCommand, UsageError
 from gonghui.orgs.models import Org
 
 from ...bank import FORMATS, bank_export, bank_import
+from ...exam import attempts_close_overdue
 from ...models import Contest, Trade
 from ...papers import papers_generate
 from ...services import contest_setup_from_policy
@@ -75,6 +76,11 @@ class Command(AreaCommand):
             _papers_arguments,
             "papers",
         ),
+        "close-overdue": (
+            "Close every preliminary attempt past its deadline, scored on its last saved answers.",
+            None,
+            "close_overdue",
+        ),
     }
 
     def setup(self, *, policy: str, organiser: str, **options):
@@ -110,3 +116,7 @@ class Command(AreaCommand):
         started = time.perf_counter()
         count = papers_generate(trade=target)
         self.stdout.write(f"{target.name}：生成 {count} 份试卷（{time.perf_counter() - started:.1f} 秒）")
+
+    def close_overdue(self, **options):
+        closed = attempts_close_overdue()
+        self.stdout.write(f"关闭超时试卷 {closed} 份")

@@ -1,0 +1,266 @@
+"""Contest pages under /contests/: the public contest list and the candidates' online preliminary.
+
+Candidates are workers, not staff users: they sign in to the exam with their admission ticket
+number and ID number (POSTed, never in a URL), which puts their registration in the session.
+Every exam page fetches the registration through `_registration` and answers 404 for one the
+session does not hold. The paper page is built from stems and options shown, never from the key:
+the answer key and explanations reach the browser only on the result page, after submission.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from gonghui.audit.services import audit_record
+
+from .exam import (
+    ExamClosed,
+    ExamError,
+    attempt_save,
+    attempt_start,
+    attempt_submit,
+    candidate_find,
+)
+from .models import OPTION_LETTERS, Attempt, AttemptStatus, Contest, Question, QuestionType, Registration
+
+SESSION_KEY = "contest_registrations"
+LOGIN_LIMIT = 10  # failed sign-ins per admission ticket per window
+LOGIN_WINDOW = 3600  # seconds
+
+
+@require_GET
+def contests_index(request):
+    contests = (
+        Contest.objects.select_related("organiser").prefetch_related("trades").order_by("-preliminary_opens")
+    )
+    return render(request, "competitions/index.html", {"contests": contests})
+
+
+def _registration(request, registration_id: int) -> Registration:
+    if registration_id not in request.session.get(SESSION_KEY, []):
+        raise Http404
+    found = (
+        Registration.objects.select_related("trade__contest", "trade__blueprint", "person")
+        .filter(pk=registration_id)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return found
+
+
+def _attempt(registration: Registration) -> Attempt | None:
+    return Attempt.objects.select_related("paper").filter(registration=registration).first()
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def candidate_login(request):
+    error = ""
+    if request.method == "POST":
+        ticket = "".join(request.POST.get("ticket", "").split())[:20]
+        limit_key = f"contest-login:{ticket}"
+        if cache.get(limit_key, 0) >= LOGIN_LIMIT:
+            error = _("Too many failed sign-ins for this ticket. Try again in an hour.")
+        else:
+            registration = candidate_find(ticket=ticket, id_number=request.POST.get("id_number", ""))
+            if registration is None:
+                cache.set(limit_key, cache.get(limit_key, 0) + 1, LOGIN_WINDOW)
+                error = _("The admission ticket number or ID number is not right.")
+            else:
+                request.session.cycle_key()
+                held = [r for r in request.session.get(SESSION_KEY, []) if r != registration.pk]
+                request.session[SESSION_KEY] = [*held, registration.pk]
+                audit_record(actor=None, action="contest.candidate_login", target=registration)
+                return redirect("contest_candidate_home")
+    return render(
+        request, "competitions/candidate_login.html", {"error": error}, status=400 if error else 200
+    )
+
+
+@require_POST
+def candidate_logout(request):
+    request.session.pop(SESSION_KEY, None)
+    return redirect("contest_candidate_login")
+
+
+@never_cache
+@require_GET
+def candidate_home(request):
+    ids = request.session.get(SESSION_KEY, [])
+    if not ids:
+        return redirect("contest_candidate_login")
+    registrations = list(
+        Registration.objects.select_related("trade__contest", "trade__blueprint", "person", "attempt")
+        .filter(pk__in=ids)
+        .order_by("-created_at")
+    )
+    now = timezone.now()
+    return render(request, "competitions/candidate_home.html", {"registrations": registrations, "now": now})
+
+
+@require_POST
+def exam_start(request, registration_id: int):
+    registration = _registration(request, registration_id)
+    try:
+        attempt_start(registration=registration)
+    except ExamError as exc:
+        return render(
+            request,
+            "competitions/exam_message.html",
+            {"registration": registration, "message": str(exc)},
+            status=409,
+        )
+    return redirect("contest_exam_paper", registration_id=registration.pk)
+
+
+def _paper_items(attempt: Attempt) -> list[dict]:
+    """What the candidate sees per position: stem, options in the shown order, their saved answer. No key."""
+    paper = attempt.paper
+    shown = {
+        q["id"]: q
+        for q in Question.objects.filter(pk__in=paper.questions).values(
+            "id", "qtype", "stem", "options", "accepted"
+        )
+    }
+    items = []
+    for position, (qid, order) in enumerate(zip(paper.questions, paper.orders, strict=True)):
+        q = shown[qid]
+        saved = attempt.answers.get(str(position), "")
+        item = {"position": position, "number": position + 1, "qtype": q["qtype"], "stem": q["stem"]}
+        if q["qtype"] in (QuestionType.SINGLE, QuestionType.MULTIPLE):
+            item["options"] = [
+                {
+                    "letter": OPTION_LETTERS[i],
+                    "text": q["options"][OPTION_LETTERS.index(original)],
+                    "checked": OPTION_LETTERS[i] in saved,
+                }  # fmt: skip
+                for i, original in enumerate(order)
+            ]
+        elif q["qtype"] == QuestionType.TRUE_FALSE:
+            item["saved"] = saved
+        else:
+            # The number of blanks is shown (it is in the stem anyway); what fills them is not.
+            values = saved.split("\x1f") if saved else []
+            item["blanks"] = [values[i] if i < len(values) else "" for i in range(len(q["accepted"]))]
+        items.append(item)
+    return items
+
+
+@never_cache
+@require_GET
+def exam_paper(request, registration_id: int):
+    registration = _registration(request, registration_id)
+    attempt = _attempt(registration)
+    if attempt is None:
+        return redirect("contest_candidate_home")
+    now = timezone.now()
+    if attempt.status == AttemptStatus.IN_PROGRESS and now >= attempt.deadline:
+        attempt = attempt_submit(attempt=attempt, now=now)  # closes it with the last saved answers
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return redirect("contest_exam_result", registration_id=registration.pk)
+    return render(
+        request,
+        "competitions/paper.html",
+        {
+            "registration": registration,
+            "attempt": attempt,
+            "items": _paper_items(attempt),
+            "remaining": int((attempt.deadline - now).total_seconds()),
+        },
+    )
+
+
+def _posted_answers(request, attempt: Attempt) -> dict[int, list[str]]:
+    """position -> values, for every position the form says it shows (an unticked question is cleared)."""
+    size = len(attempt.paper.questions)
+    positions = request.POST.getlist("positions")
+    answers = {}
+    for text in positions:
+        if not text.isdigit() or int(text) >= size:
+            raise ExamError(_("The form does not match the paper."))
+        answers[int(text)] = request.POST.getlist(f"q{text}")
+    return answers
+
+
+@require_POST
+def exam_save(request, registration_id: int):
+    registration = _registration(request, registration_id)
+    attempt = _attempt(registration)
+    if attempt is None:
+        raise Http404
+    htmx = request.headers.get("HX-Request") == "true"
+    try:
+        saved_at = attempt_save(attempt=attempt, answers=_posted_answers(request, attempt))
+    except ExamClosed as exc:
+        response = render(request, "competitions/_save_status.html", {"error": str(exc)}, status=409)
+        if htmx:
+            response["HX-Redirect"] = reverse("contest_exam_paper", args=[registration.pk])
+        return response
+    except ExamError as exc:
+        return render(request, "competitions/_save_status.html", {"error": str(exc)}, status=400)
+    if not htmx:
+        return redirect("contest_exam_paper", registration_id=registration.pk)
+    return render(request, "competitions/_save_status.html", {"saved_at": saved_at})
+
+
+@never_cache
+@require_GET
+def exam_state(request, registration_id: int):
+    """The attempt's clock and saved answers, for the page's countdown and a reload check. No key."""
+    registration = _registration(request, registration_id)
+    attempt = _attempt(registration)
+    if attempt is None:
+        raise Http404
+    now = timezone.now()
+    return JsonResponse(
+        {
+            "status": attempt.status,
+            "deadline": attempt.deadline.isoformat(),
+            "remaining_seconds": max(0, int((attempt.deadline - now).total_seconds())),
+            "answers": attempt.answers,
+            "saves": attempt.saves,
+            "last_saved_at": attempt.last_saved_at.isoformat() if attempt.last_saved_at else None,
+        }
+    )
+
+
+@require_POST
+def exam_submit(request, registration_id: int):
+    registration = _registration(request, registration_id)
+    attempt = _attempt(registration)
+    if attempt is None:
+        raise Http404
+    if attempt.status == AttemptStatus.IN_PROGRESS and timezone.now() < attempt.deadline:
+        try:
+            answers = _posted_answers(request, attempt)
+            if answers:
+                attempt_save(attempt=attempt, answers=answers)
+        except ExamClosed:
+            pass  # the deadline passed meanwhile: submitting closes it with what was saved
+        except ExamError as exc:
+            return render(
+                request,
+                "competitions/exam_message.html",
+                {"registration": registration, "message": str(exc)},
+                status=400,
+            )
+    attempt_submit(attempt=attempt)
+    return redirect("contest_exam_result", registration_id=registration.pk)
+
+
+@never_cache
+@require_GET
+def exam_result(request, registration_id: int):
+    registration = _registration(request, registration_id)
+    attempt = _attempt(registration)
+    if attempt is None or attempt.status == AttemptStatus.IN_PROGRESS:
+        return redirect("contest_candidate_home")
+    return render(request, "competitions/result.html", {"registration": registration, "attempt": attempt})
