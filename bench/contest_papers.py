@@ -8,7 +8,7 @@ created afresh; SQLite: a temporary file), migrate, set up the Jilin 2021 contes
 the fitter trade's bank (700 questions in 35 cells of type x knowledge area x difficulty), set a
 100-question blueprint (60 single choice, 20 multiple choice, 20 true/false) and enter N candidates
 (people and registrations written set-based) — none of which is timed. Then run `gonghui contest
-papers --trade fitter` as a user would and time the whole process (wall clock and its CPU time), and
+papers --trade fitter` as a user would and time the whole process (wall clock, its CPU time and the load average when it starts), and
 check the result: N papers, each with 100 questions. Prints one Markdown table row per run.
 """
 
@@ -131,6 +131,7 @@ def run_once(engine: str, database_url: str, candidates: int, workdir: Path) -> 
     if prepared.returncode:
         raise SystemExit(f"bench: preparing failed on {engine}: {prepared.stderr[-3000:]}")
     bank, per_paper, registered = (int(x) for x in prepared.stdout.split())
+    load = os.getloadavg()[0]
     cpu_before, started = child_cpu(), time.perf_counter()
     result = gonghui(env, "contest", "papers", "--trade", "fitter")
     wall, cpu = time.perf_counter() - started, child_cpu() - cpu_before
@@ -145,7 +146,7 @@ def run_once(engine: str, database_url: str, candidates: int, workdir: Path) -> 
             f"bench: expected {registered} papers of {per_paper} questions, got {papers} {lengths}"
         )
     return {"engine": engine, "candidates": registered, "bank": bank, "per_paper": per_paper,
-            "wall": wall, "cpu": cpu, "out": result.stdout.strip()}  # fmt: skip
+            "wall": wall, "cpu": cpu, "load": load, "out": result.stdout.strip()}  # fmt: skip
 
 
 def main() -> None:
@@ -158,8 +159,10 @@ def main() -> None:
     parser.add_argument("--pg-db", default="gonghui_bench_contest")
     args = parser.parse_args()
     print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}")
-    print("| database | candidates | bank | questions per paper | wall s | CPU s | papers/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| database | candidates | bank | questions per paper | wall s | CPU s | papers/s | load average at start |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     engines = [args.only] if args.only else ["postgres", "sqlite"]
     for engine in engines:
         with tempfile.TemporaryDirectory(prefix="gonghui-bench-contest-") as tmp:
@@ -171,7 +174,7 @@ def main() -> None:
             row = run_once(engine, url, args.candidates, workdir)
             print(
                 f"| {engine} | {row['candidates']:,} | {row['bank']} | {row['per_paper']} | {row['wall']:.1f} | "
-                f"{row['cpu']:.1f} | {row['candidates'] / row['wall']:,.0f} |"
+                f"{row['cpu']:.1f} | {row['candidates'] / row['wall']:,.0f} | {row['load']:.1f} |"
             )
             print(f"<!-- {row['out']} -->")
             if engine == "postgres":
