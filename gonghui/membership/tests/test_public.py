@@ -126,6 +126,7 @@ def test_the_joining_page_shows_the_versioned_notice_and_one_consent_per_sensiti
         assert f'name="consent_{item}"' in html
     assert "csrfmiddlewaretoken" in html
     assert "长发镇" in html  # the work area choice goes down to townships
+    assert '<a class="brand" href="/join/">' in html  # workers have no desk to go back to
 
 
 def test_a_worker_joins_with_consent_recorded_and_the_weaves_suggestion_chosen(web, world, unions):
