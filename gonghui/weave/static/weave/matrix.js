@@ -43,7 +43,8 @@
         itemHeight: 120,
         inRange: { color: holes ? ["#fdf0ef", RED] : ["#fdecea", "#dcefd6", GREEN] },
       },
-      series: [{ type: "heatmap", data: d.data, label: { show: d.x.length * d.y.length <= 120 } }],
+      // Numbers in the squares only where they fit (not on a phone held upright).
+      series: [{ type: "heatmap", data: d.data, label: { show: el.clientWidth / d.x.length >= 44 } }],
     };
   }
 
@@ -71,16 +72,16 @@
     if (d.target) {
       series[0].markLine = {
         symbol: "none",
-        label: { formatter: el.dataset.targetName + " {c}", position: "insideEndTop" },
+        label: { formatter: el.dataset.targetName + " {c}", position: "insideStartTop" },
         lineStyle: { color: RED },
         data: [{ yAxis: d.target }],
       };
     }
     return {
       color: [RED, "#646a73"],
-      grid: { left: 8, right: 16, top: 24, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 16, top: 28, bottom: 32, containLabel: true },
       tooltip: { trigger: "axis" },
-      legend: { top: 0, right: 0, textStyle: { fontSize: 11 } },
+      legend: { bottom: 0, left: "center", textStyle: { fontSize: 11 } },
       xAxis: { type: "time" },
       yAxis: { type: "value", minInterval: 1, max: function (v) { return Math.max(v.max, d.target || 0); } },
       series: series,
