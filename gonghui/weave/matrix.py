@@ -9,10 +9,11 @@ subtree answers 404.
 
 Keeping members current: a weave run writes the cells, but members change between runs (joins
 approved, transfers, lapses). `cells_refresh_members()` recomputes `CoverageCell.members` and the
-`MemberWeek` rows set-based (one UPDATE ... FROM and one INSERT ... SELECT), for everyone or only
-for the cells of the people given. The membership services call it for the people whose
-membership changed, on commit; the weave run calls it for everyone after writing the cells; and
-`gonghui weave coverage --refresh-members` runs it by hand.
+`MemberWeek` rows set-based (one UPDATE ... FROM and INSERT ... SELECTs), for everyone or only
+for the cells of the people given. The contract: a service that changes a membership's status
+calls `cells_refresh_members(person_ids=[...])` on commit (about 0.2 s at a million people), and
+a weave run calls `cells_refresh_members()` after writing the cells (the weekly rows follow the
+region each person is counted in). `gonghui weave coverage --refresh-members` runs it by hand.
 
 The drive itself (its start, who should join, how the pace is measured) is policy:
 `policies/weave_drive.yaml`, read for a date by `drive_policy()`.
