@@ -17,7 +17,7 @@ from django.urls import reverse
 from gonghui.audit.models import AuditEvent
 from gonghui.lib.idcard import make_id_number
 from gonghui.membership import services
-from gonghui.membership.cards import card_check, card_token
+from gonghui.membership.cards import card_check, card_token, qr_svg
 from gonghui.membership.models import Membership, MembershipStatus, Transfer, TransferRequester
 from gonghui.orgs.models import OccupationGroup
 from gonghui.orgs.services import org_set_coverage
@@ -449,6 +449,8 @@ def test_staff_print_the_joining_qr_codes_of_their_unions_only(client, world, un
     assert "长发镇总工会" in html and "长发镇民主村工会" in html
     assert "永安街道总工会" not in html and "郊区总工会" not in html  # another district; a federation
     assert "/join/?org=T230811100" in html
+    # The printed code is the code of that address (segno draws the same symbol for the same text).
+    assert qr_svg("http://testserver/join/?org=T230811100", scale=3, title="长发镇总工会") in html
     png = client.get(reverse("join:qr_image", args=["T230811100", "png"]))
     assert png["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
     svg = client.get(reverse("join:qr_image", args=["T230811100", "svg"]))
