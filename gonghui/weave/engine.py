@@ -191,7 +191,7 @@ def _columns(names: str) -> str:
     return ", ".join(connection.ops.quote_name(n) for n in names.split())
 
 
-_STAGING = ("w_person", "w_anc", "w_orgreg", "w_cand", "w_rank", "w_cov")
+_STAGING = ("w_person", "w_anc", "w_orgreg", "w_cand", "w_org", "w_rank", "w_cov")
 
 
 def weave_everyone(
@@ -345,21 +345,33 @@ class _Weave:
         """w_rank: each (person, org) once, ranked by rule, then deepest region, then org code."""
         net = [pos for pos, rule in enumerate(self.policy.order) if rule in self.policy.safety_net] or [-1]
         net_marks = ", ".join(["%s"] * len(net))
+        # Ties within a rule go by org code, compared as code points (as Python and SQLite compare
+        # text), through an integer rank so the big sort below compares integers only.
+        collate = ' COLLATE "C"' if self.pg else ""
+        self.temp("w_org", "org_id bigint PRIMARY KEY, code_rank integer NOT NULL")
+        self.sql(
+            f"INSERT INTO w_org (org_id, code_rank) SELECT id, ROW_NUMBER() OVER (ORDER BY code{collate}) "
+            f"FROM {_t(Org)} WHERE status = %s",
+            [OrgStatus.ACTIVE],
+        )
+        self.analyze("w_org")
+        rule_case = " ".join(f"WHEN {pos} THEN %s" for pos in range(len(self.policy.order)))
         self.temp(
             "w_rank",
-            "person_id bigint NOT NULL, org_id bigint NOT NULL, pos integer NOT NULL, "
+            "person_id bigint NOT NULL, org_id bigint NOT NULL, pos integer NOT NULL, rule varchar(20) NOT NULL, "
             "rnk integer NOT NULL, n integer NOT NULL, n_other integer NOT NULL",
         )
         self.sql(
-            f"INSERT INTO w_rank (person_id, org_id, pos, rnk, n, n_other) "
-            f"SELECT person_id, org_id, pos, "
-            f"ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY pos, depth DESC, code), "
+            f"INSERT INTO w_rank (person_id, org_id, pos, rule, rnk, n, n_other) "
+            f"SELECT person_id, org_id, pos, CASE pos {rule_case} END, "
+            f"ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY pos, depth DESC, code_rank), "
             f"COUNT(*) OVER (PARTITION BY person_id), "
             f"SUM(CASE WHEN pos IN ({net_marks}) THEN 0 ELSE 1 END) OVER (PARTITION BY person_id) "
-            f"FROM (SELECT c.person_id, c.org_id, MIN(c.pos) AS pos, MAX(c.depth) AS depth, o.code "
-            f"FROM w_cand c JOIN {_t(Org)} o ON o.id = c.org_id "
-            f"GROUP BY c.person_id, c.org_id, o.code) t",
-            net,
+            f"FROM (SELECT c.person_id, c.org_id, MIN(c.pos) AS pos, MAX(c.depth) AS depth, "
+            f"MIN(o.code_rank) AS code_rank "
+            f"FROM w_cand c JOIN w_org o ON o.org_id = c.org_id "
+            f"GROUP BY c.person_id, c.org_id) t",
+            [*self.policy.order, *net],
         )
         self.sql("DROP TABLE w_cand")
         self.sql("CREATE INDEX w_rank_first ON w_rank (person_id, rnk)")
@@ -404,21 +416,38 @@ class _Weave:
         )
 
     def write(self) -> None:
+        """Bring Coverage and CoveringOrg in line with the staging tables, touching only the rows that differ.
+
+        A rerun mostly finds the same answer, so it deletes and inserts only what changed (a
+        row's `run` is the run that last changed it); a first run inserts everything.
+        """
         cov, covering = _t(Coverage), _t(CoveringOrg)
-        self.sql(f"DELETE FROM {covering}")
-        self.sql(f"DELETE FROM {cov}")
+        same = "IS NOT DISTINCT FROM" if self.pg else "IS"
+        unchanged = " AND ".join(
+            f"n.{col} {same} {cov}.{col}"
+            for col in ("primary_org_id", "primary_rule", "region_id", "group_id", "n_covering", "reason")
+        )
+        self.sql(
+            f"DELETE FROM {cov} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM w_cov n WHERE n.person_id = {cov}.person_id AND {unchanged})"
+        )
         self.sql(
             f"INSERT INTO {cov} (person_id, run_id, primary_org_id, primary_rule, region_id, group_id, "
             f"n_covering, reason) "
-            f"SELECT person_id, %s, primary_org_id, primary_rule, region_id, group_id, n_covering, reason FROM w_cov",
+            f"SELECT person_id, %s, primary_org_id, primary_rule, region_id, group_id, n_covering, reason FROM w_cov n "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {cov} c WHERE c.person_id = n.person_id)",
             [self.run_id],
         )
         self.report(82, "writing covering unions")
-        rule_case = " ".join(f"WHEN {pos} THEN %s" for pos in range(len(self.policy.order)))
+        rank = connection.ops.quote_name("rank")
+        self.sql(
+            f"DELETE FROM {covering} WHERE NOT EXISTS (SELECT 1 FROM w_rank r WHERE r.person_id = {covering}.person_id "
+            f"AND r.org_id = {covering}.org_id AND r.rnk = {covering}.{rank} AND r.rule = {covering}.rule)"
+        )
         self.sql(
             f"INSERT INTO {covering} ({_columns('person_id org_id rule rank')}) "
-            f"SELECT person_id, org_id, CASE pos {rule_case} END, rnk FROM w_rank",
-            list(self.policy.order),
+            f"SELECT person_id, org_id, rule, rnk FROM w_rank r "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {covering} c WHERE c.person_id = r.person_id AND c.org_id = r.org_id)"
         )
 
     def cells(self) -> None:

@@ -221,6 +221,10 @@ def test_the_diff_of_two_runs_says_who_gained_lost_and_switched(weave_city):
         p.both.pk: (ChangeKind.GAINED, None, street.pk),
     }
     assert (second.gained, second.lost, second.switched, second.changed) == (2, 1, 2, 5)
+    # Only the rows that changed were rewritten: a row's run is the run that last changed it.
+    assert Coverage.objects.get(person=p.carer).run_id == first.pk
+    assert Coverage.objects.get(person=p.courier).run_id == second.pk
+    assert answer(weave_city)["courier"] == ["INDC", "J1", "T230811100", "V1"]
 
 
 def test_a_new_person_since_the_last_run_is_gained(weave_city):
