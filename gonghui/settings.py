@@ -166,6 +166,11 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # API bearer tokens (POST /api/v1/auth/token) live this long.
 GONGHUI_API_TOKEN_TTL_HOURS = int(os.environ.get("GONGHUI_API_TOKEN_TTL_HOURS", "12"))
 
+# The public joining pages (/join/): form POSTs one address may send in ten minutes, and the
+# site's public address for QR codes when it sits behind a proxy (empty: the request's host).
+GONGHUI_JOIN_POSTS_PER_10_MIN = int(os.environ.get("GONGHUI_JOIN_POSTS_PER_10_MIN", "30"))
+GONGHUI_PUBLIC_URL = os.environ.get("GONGHUI_PUBLIC_URL", "")
+
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]

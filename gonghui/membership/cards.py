@@ -73,7 +73,7 @@ def join_path(org: Org) -> str:
 
 def public_url(request, path: str) -> str:
     """An absolute URL for a QR code: GONGHUI_PUBLIC_URL when the site is behind a proxy, else this host."""
-    base = getattr(settings, "GONGHUI_PUBLIC_URL", "").rstrip("/")
+    base = settings.GONGHUI_PUBLIC_URL.rstrip("/")
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 
 

@@ -54,7 +54,7 @@ THROTTLE_WINDOW = 10 * 60
 
 
 def _post_limit() -> int:
-    return int(getattr(settings, "GONGHUI_JOIN_POSTS_PER_10_MIN", 30))
+    return settings.GONGHUI_JOIN_POSTS_PER_10_MIN
 
 
 def _throttled(request, bucket: str) -> bool:
