@@ -12,6 +12,7 @@ from ...bank import FORMATS, bank_export, bank_import
 from ...exam import attempts_close_overdue
 from ...models import Contest, Trade
 from ...papers import papers_generate
+from ...ranking import results_xlsx
 from ...services import contest_setup_from_policy
 
 
@@ -53,6 +54,11 @@ def _papers_arguments(parser):
     parser.add_argument("--contest", metavar="CODE", help="needed when several contests have this trade code")
 
 
+def _results_arguments(parser):
+    parser.add_argument("out", help="the .xlsx file to write")
+    parser.add_argument("--contest", required=True, metavar="CODE")
+
+
 class Command(AreaCommand):
     help = "Skills competitions: set up from a policy, import and export question banks."
     verbs = {
@@ -75,6 +81,11 @@ class Command(AreaCommand):
             "Draw a preliminary paper for every registration of a trade that has none (to the blueprint).",
             _papers_arguments,
             "papers",
+        ),
+        "results": (
+            "Write the preliminary results of a contest (ranked, with advancement to the finals) as .xlsx.",
+            _results_arguments,
+            "results",
         ),
         "close-overdue": (
             "Close every preliminary attempt past its deadline, scored on its last saved answers.",
@@ -120,3 +131,14 @@ class Command(AreaCommand):
     def close_overdue(self, **options):
         closed = attempts_close_overdue()
         self.stdout.write(f"关闭超时试卷 {closed} 份")
+
+    def results(self, *, out: str, contest: str, **options):
+        found = Contest.objects.filter(code=contest).first()
+        if found is None:
+            raise UsageError(f"没有代码为 {contest} 的竞赛")
+        data = results_xlsx(found)
+        try:
+            Path(out).write_bytes(data)
+        except OSError as exc:
+            raise UsageError(f"无法写入 {out}：{exc.strerror or exc}") from None
+        self.stdout.write(f"{out}：{found.trades.count()} 个工种")
