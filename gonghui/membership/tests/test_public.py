@@ -508,3 +508,11 @@ def test_the_qr_page_reads_a_fixed_number_of_queries(client, world, unions, djan
     with django_assert_max_num_queries(12):
         response = client.get(reverse("join:qr_list"))
     assert response.content.decode().count('class="qr-card"') == 12
+
+
+def test_qr_codes_carry_the_public_address_when_the_site_is_behind_a_proxy(client, world, unions, settings):
+    settings.GONGHUI_PUBLIC_URL = "https://ruhui.example.org/"
+    client.force_login(world.district_user)
+    html = client.get(reverse("join:qr_list")).content.decode()
+    assert "https://ruhui.example.org/join/?org=T230811100" in html
+    assert "testserver" not in html.split('class="qr-grid"')[1]
