@@ -300,8 +300,7 @@ def outreach_assign(*, viewer, org: Org, person_ids: Iterable[int], assignee, ip
     ids = sorted({int(i) for i in person_ids})
     if not ids:
         raise OutreachError("请至少选择一名人员（person_ids）")
-    if assignee is None or not Role.objects.filter(user=assignee, org=org).exists():
-        raise OutreachError(f"{getattr(assignee, 'username', '—')} 在 {org.name} 没有岗位，不能被安排走访")
+    _check_colleague(assignee, org)
     eligible = set(to_enrol(viewer=viewer, org=org).filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in eligible]
     if missing:
@@ -331,6 +330,58 @@ def outreach_assign(*, viewer, org: Org, person_ids: Iterable[int], assignee, ip
         ip=ip,
     )
     return len(ids)
+
+
+def _check_colleague(assignee, org: Org) -> None:
+    if assignee is None or not Role.objects.filter(user=assignee, org=org).exists():
+        raise OutreachError(f"{getattr(assignee, 'username', '—')} 在 {org.name} 没有岗位，不能被安排走访")
+
+
+@transaction.atomic
+def outreach_assign_matching(
+    *,
+    viewer,
+    org: Org,
+    assignee,
+    group_code: str = "",
+    region_code: str = "",
+    assignment: str = "",
+    assignee_id: int | None = None,
+    ip: str | None = None,
+) -> int:
+    """Give everyone on `org`'s list matching these filters (as `to_enrol` takes them) to `assignee`.
+
+    Set-based for any number of people: one INSERT of the people `org` has not assigned yet (their
+    ids read in one query), one UPDATE … WHERE person IN (subquery) for the others. Returns how
+    many were assigned; one audit row with the filters and counts.
+    """
+    _check_acts_for(viewer, org)
+    _check_colleague(assignee, org)
+    filters = {
+        "group_code": group_code,
+        "region_code": region_code,
+        "assignment": assignment,
+        "assignee_id": assignee_id,
+    }
+    matching = to_enrol(viewer=viewer, org=org, **filters)
+    mine = OutreachAssignment.objects.filter(org=org, person=OuterRef("pk"))
+    new_ids = list(matching.filter(~Exists(mine)).order_by().values_list("pk", flat=True))
+    moved = OutreachAssignment.objects.filter(
+        org=org, person__in=matching.filter(Exists(mine)).order_by().values("pk")
+    ).update(assignee=assignee, assigned_by=viewer, updated_at=timezone.now())
+    OutreachAssignment.objects.bulk_create(
+        [OutreachAssignment(org=org, person_id=i, assignee=assignee, assigned_by=viewer) for i in new_ids],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    audit_record(
+        actor=viewer,
+        action="weave.outreach_assign",
+        target=org,
+        detail={"assignee": assignee.pk, "filters": filters, "new": len(new_ids), "reassigned": moved},
+        ip=ip,
+    )
+    return len(new_ids) + moved
 
 
 @transaction.atomic

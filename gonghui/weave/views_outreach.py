@@ -57,24 +57,25 @@ def outreach_index(request):
     return render(request, "weave/outreach.html", {"page": page, "q": q})
 
 
+def _filters(data, *, assignee_key: str = "assignee") -> dict:
+    """The list's filters from its query string (the assign form carries them as hidden fields)."""
+    try:
+        assignee_id = int(data.get(assignee_key) or 0) or None
+    except ValueError:
+        assignee_id = None
+    return {
+        "group_code": data.get("group", "").strip(),
+        "region_code": data.get("region", "").strip(),
+        "assignment": data.get("assignment", "").strip(),
+        "assignee_id": assignee_id,
+    }
+
+
 @login_required
 def outreach_union(request, org_id: int):
     org = outreach.access_outreach_union(request.user, org_id)
-    group_code = request.GET.get("group", "").strip()
-    region_code = request.GET.get("region", "").strip()
-    assignment = request.GET.get("assignment", "").strip()
-    try:
-        assignee_id = int(request.GET.get("assignee") or 0) or None
-    except ValueError:
-        assignee_id = None
-    people = outreach.to_enrol(
-        viewer=request.user,
-        org=org,
-        group_code=group_code,
-        region_code=region_code,
-        assignment=assignment,
-        assignee_id=assignee_id,
-    )
+    filters = _filters(request.GET)
+    people = outreach.to_enrol(viewer=request.user, org=org, **filters)
     page = Paginator(people, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
     regions = []
     if org.region is not None:
@@ -87,10 +88,7 @@ def outreach_union(request, org_id: int):
         {
             "org": org,
             "page": page,
-            "group_code": group_code,
-            "region_code": region_code,
-            "assignment": assignment,
-            "assignee_id": assignee_id,
+            **filters,
             "groups": OccupationGroup.objects.all(),
             "regions": regions,
             "statuses": [(outreach.UNASSIGNED, _("not assigned")), *OutreachStatus.choices],
@@ -109,9 +107,18 @@ def outreach_assign(request, org_id: int):
     except ValueError:
         ids = []
     try:
-        n = outreach.outreach_assign(
-            viewer=request.user, org=org, person_ids=ids, assignee=assignee, ip=_ip(request)
-        )
+        if request.POST.get("all_matching"):
+            n = outreach.outreach_assign_matching(
+                viewer=request.user,
+                org=org,
+                assignee=assignee,
+                ip=_ip(request),
+                **_filters(request.POST, assignee_key="assignee_filter"),
+            )
+        else:
+            n = outreach.outreach_assign(
+                viewer=request.user, org=org, person_ids=ids, assignee=assignee, ip=_ip(request)
+            )
     except outreach.OutreachError as exc:
         messages.error(request, str(exc))
     else:

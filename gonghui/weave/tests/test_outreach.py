@@ -33,6 +33,7 @@ from gonghui.weave.outreach import (
     campaign_progress,
     my_assignments,
     outreach_assign,
+    outreach_assign_matching,
     outreach_contact,
     to_enrol,
 )
@@ -149,6 +150,35 @@ def test_it_assigns_many_at_once_to_a_colleague_and_reassigns(o):
     assert OutreachAssignment.objects.filter(org=w.suburb_fed).count() == 3
     assert set(my_assignments(viewer=o.colleague).values_list("person", flat=True)) == {o.zhang.pk}
     assert AuditEvent.objects.filter(action="weave.outreach_assign").count() == 2
+
+
+def test_it_assigns_everyone_matching_a_filter_at_once(o):
+    w = o.w
+    outreach_assign(
+        viewer=w.district_user, org=w.suburb_fed, person_ids=[o.zhang.pk], assignee=w.district_user
+    )
+
+    n = outreach_assign_matching(
+        viewer=w.district_user, org=w.suburb_fed, assignee=o.colleague, group_code="courier"
+    )
+
+    assert n == 3  # 张三 (moved), 王五 and 钱七 (new); not 李四 (rider), not the member, the hole or 前进区
+    assert set(my_assignments(viewer=o.colleague).values_list("person", flat=True)) == {
+        o.zhang.pk,
+        o.wang.pk,
+        o.lapsed.pk,
+    }
+    assert OutreachAssignment.objects.count() == 3
+    # Only those not yet assigned: nobody is moved.
+    assert (
+        outreach_assign_matching(
+            viewer=w.district_user, org=w.suburb_fed, assignee=w.district_user, assignment=UNASSIGNED
+        )
+        == 1
+    )
+    assert OutreachAssignment.objects.get(person=o.li).assignee == w.district_user
+    with pytest.raises(OutreachError):
+        outreach_assign_matching(viewer=w.sibling_user, org=w.suburb_fed, assignee=w.sibling_user)
 
 
 def test_it_refuses_people_off_the_list_and_strangers_as_assignees(o):
@@ -279,6 +309,13 @@ def test_assign_and_record_through_the_pages(o, client, django_assert_max_num_qu
     )
     assert response.status_code == 302 and response["Location"].endswith("?group=courier")
     assert OutreachAssignment.objects.filter(assignee=o.colleague).count() == 2
+    # Everyone matching the list's filter (here: not yet assigned) in one go.
+    response = client.post(
+        reverse("weave_outreach_assign", args=[w.suburb_fed.pk]),
+        {"all_matching": "1", "assignment": "unassigned", "assignee": w.district_user.pk},
+    )
+    assert response.status_code == 302
+    assert OutreachAssignment.objects.filter(assignee=w.district_user).count() == 2  # 王五, 钱七
 
     client.force_login(o.colleague)
     with django_assert_max_num_queries(10):
@@ -405,19 +442,27 @@ def phone(live_server):
             browser.close()
 
 
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_the_campaign_and_board_pages_work_on_a_phone(o, phone, live_server):
-    w = o.w
+@pytest.fixture
+def phone_campaign(o):
     today = timezone.localdate()
-    campaign = campaign_create(
-        viewer=w.district_user,
-        org=w.suburb_fed,
+    o.campaign = campaign_create(
+        viewer=o.w.district_user,
+        org=o.w.suburb_fed,
         name="集中入会月",
         starts_on=today - dt.timedelta(days=5),
         ends_on=today + dt.timedelta(days=20),
         target=30,
     )
+    return o
+
+
+@pytest.mark.browser
+# Serialized rollback puts back the rows the migrations wrote (occupation groups...) for later tests.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_campaign_and_board_pages_work_on_a_phone(phone_campaign, phone, live_server):
+    # Written before the browser starts: ORM calls under Playwright's loop would open a second
+    # connection that outlives the test.
+    w, campaign = phone_campaign.w, phone_campaign.campaign
     page = phone
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", w.district_user.username)
