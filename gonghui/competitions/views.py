@@ -10,6 +10,7 @@ the answer key and explanations reach the browser only on the result page, after
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,11 +29,23 @@ from .exam import (
     attempt_submit,
     candidate_find,
 )
-from .models import OPTION_LETTERS, Attempt, AttemptStatus, Contest, Question, QuestionType, Registration
+from .models import (
+    OPTION_LETTERS,
+    Attempt,
+    AttemptStatus,
+    Contest,
+    Question,
+    QuestionType,
+    Registration,
+    Trade,
+)
 
 SESSION_KEY = "contest_registrations"
 LOGIN_LIMIT = 10  # failed sign-ins per admission ticket per window
 LOGIN_WINDOW = 3600  # seconds
+
+
+BANK_PER_PAGE = 20
 
 
 @require_GET
@@ -41,6 +54,34 @@ def contests_index(request):
         Contest.objects.select_related("organiser").prefetch_related("trades").order_by("-preliminary_opens")
     )
     return render(request, "competitions/index.html", {"contests": contests})
+
+
+@require_GET
+def contest_bank(request, code: str, trade_code: str):
+    """A public contest's question bank, with answers and explanations, for anyone (Jilin published theirs)."""
+    trade = (
+        Trade.objects.select_related("contest")
+        .filter(contest__code=code, code=trade_code, contest__bank_public=True)
+        .first()
+    )
+    if trade is None:
+        raise Http404
+    questions = trade.questions.order_by("number")
+    areas = list(
+        trade.questions.order_by("knowledge_area").values_list("knowledge_area", flat=True).distinct()
+    )
+    area = request.GET.get("area", "")
+    if area:
+        questions = questions.filter(knowledge_area=area)
+    page = Paginator(questions, BANK_PER_PAGE).get_page(request.GET.get("page"))
+    for question in page:
+        question.lettered = list(zip(OPTION_LETTERS, question.options, strict=False))
+        question.blanks = "；".join(" / ".join(a) for a in question.accepted)
+    return render(
+        request,
+        "competitions/bank.html",
+        {"trade": trade, "contest": trade.contest, "page": page, "areas": areas, "area": area},
+    )
 
 
 def _registration(request, registration_id: int) -> Registration:

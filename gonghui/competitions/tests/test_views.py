@@ -157,3 +157,23 @@ def test_pages_switch_to_english(client, live):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get(reverse("contest_candidate_login"))
     assert 'lang="en"' in page.content.decode() and "Admission ticket number" in page.content.decode()
+
+
+def test_a_public_contests_bank_is_browsed_without_login_and_a_private_one_is_not(
+    client, fitter, django_assert_max_num_queries
+):
+    from .conftest import add_questions
+
+    add_questions(fitter, "single", "安全", 1, 25)
+    add_questions(fitter, "fill_blank", "装配", 2, 1)
+    url = reverse("contest_bank", args=[fitter.contest.code, fitter.code])
+    with django_assert_max_num_queries(8):
+        page = client.get(url)
+    text = page.content.decode()
+    assert page.status_code == 200 and "安全-single-1-1" in text and "解析-1" in text
+    assert "安全-single-1-21" not in text  # 20 a page
+    second = client.get(url, {"page": 2, "area": "装配"}).content.decode()
+    assert "扭矩 / 转矩" in second and "安全-single" not in second
+    Contest.objects.filter(pk=fitter.contest_id).update(bank_public=False)
+    assert client.get(url).status_code == 404
+    assert client.get(reverse("contest_bank", args=[fitter.contest.code, "nope"])).status_code == 404
