@@ -16,4 +16,13 @@ urlpatterns = [
     path("exam/<int:registration_id>/state.json", views.exam_state, name="contest_exam_state"),
     path("exam/<int:registration_id>/submit/", views.exam_submit, name="contest_exam_submit"),
     path("exam/<int:registration_id>/result/", views.exam_result, name="contest_exam_result"),
+    path("exam/<int:registration_id>/practice/", views.practice_begin, name="contest_practice_begin"),
+    path(
+        "exam/<int:registration_id>/practice/<int:session_id>/", views.practice_page, name="contest_practice"
+    ),
+    path(
+        "exam/<int:registration_id>/practice/<int:session_id>/check/<int:position>/",
+        views.practice_check_answer,
+        name="contest_practice_check",
+    ),
 ]

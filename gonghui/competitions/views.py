@@ -34,11 +34,13 @@ from .models import (
     Attempt,
     AttemptStatus,
     Contest,
+    PracticeSession,
     Question,
     QuestionType,
     Registration,
     Trade,
 )
+from .practice import MAX_SIZE, practice_check, practice_start
 
 SESSION_KEY = "contest_registrations"
 LOGIN_LIMIT = 10  # failed sign-ins per admission ticket per window
@@ -144,7 +146,11 @@ def candidate_home(request):
         .order_by("-created_at")
     )
     now = timezone.now()
-    return render(request, "competitions/candidate_home.html", {"registrations": registrations, "now": now})
+    return render(
+        request,
+        "competitions/candidate_home.html",
+        {"registrations": registrations, "now": now, "max_practice": MAX_SIZE},
+    )
 
 
 @require_POST
@@ -305,3 +311,74 @@ def exam_result(request, registration_id: int):
     if attempt is None or attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect("contest_candidate_home")
     return render(request, "competitions/result.html", {"registration": registration, "attempt": attempt})
+
+
+@require_POST
+def practice_begin(request, registration_id: int):
+    registration = _registration(request, registration_id)
+    try:
+        session = practice_start(
+            registration=registration,
+            mode=request.POST.get("mode", "random"),
+            area=request.POST.get("area", ""),
+            size=int(request.POST["size"]) if request.POST.get("size", "").isdigit() else 10,
+        )
+    except ExamError as exc:
+        return render(
+            request,
+            "competitions/exam_message.html",
+            {"registration": registration, "message": str(exc)},
+            status=409,
+        )
+    return redirect("contest_practice", registration_id=registration.pk, session_id=session.pk)
+
+
+def _practice_session(registration: Registration, session_id: int) -> PracticeSession:
+    session = PracticeSession.objects.filter(pk=session_id, registration=registration).first()
+    if session is None:
+        raise Http404
+    return session
+
+
+@never_cache
+@require_GET
+def practice_page(request, registration_id: int, session_id: int):
+    registration = _registration(request, registration_id)
+    session = _practice_session(registration, session_id)
+    by_id = {
+        q["id"]: q
+        for q in Question.objects.filter(pk__in=session.shown).values(
+            "id", "qtype", "stem", "options", "accepted"
+        )
+    }
+    items = []
+    for position, qid in enumerate(session.shown):
+        q = by_id.get(qid)
+        if q is None:
+            continue
+        items.append(
+            {
+                "position": position,
+                "number": position + 1,
+                "qtype": q["qtype"],
+                "stem": q["stem"],
+                "options": list(zip(OPTION_LETTERS, q["options"], strict=False)),
+                "blanks": range(len(q["accepted"])),
+            }
+        )
+    return render(
+        request,
+        "competitions/practice.html",
+        {"registration": registration, "session": session, "items": items},
+    )
+
+
+@require_POST
+def practice_check_answer(request, registration_id: int, session_id: int, position: int):
+    registration = _registration(request, registration_id)
+    session = _practice_session(registration, session_id)
+    try:
+        checked = practice_check(session=session, position=position, values=request.POST.getlist("answer"))
+    except ExamError as exc:
+        return render(request, "competitions/_practice_check.html", {"error": str(exc)}, status=400)
+    return render(request, "competitions/_practice_check.html", {"checked": checked})
