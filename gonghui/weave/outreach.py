@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
@@ -31,6 +32,7 @@ from gonghui.audit.services import audit_record
 from gonghui.membership.models import Membership, MembershipStatus
 from gonghui.orgs.models import Org
 from gonghui.people.models import Person
+from gonghui.regions.models import PREFIX_LENGTH, Region, RegionLevel
 
 from .board import acting_q
 from .models import Campaign, ContactKind, OutreachAssignment, OutreachContact, OutreachStatus
@@ -72,8 +74,6 @@ def access_outreach_union(viewer, org_id) -> Org:
 
 def colleagues(*, org: Org):
     """Users holding a role in `org` itself: who its people may be assigned to."""
-    from django.contrib.auth import get_user_model
-
     return (
         get_user_model()
         .objects.filter(is_active=True, roles__org=org)
@@ -127,8 +127,6 @@ def to_enrol(
 
 def _prefix(code: str) -> str:
     """A division code as typed (6 or 12 digits) to the prefix its subtree shares."""
-    from gonghui.regions.models import PREFIX_LENGTH, Region, RegionLevel
-
     region = Region.objects.filter(code=code.ljust(12, "0")).only("code", "level").first()
     if region is None:
         return code
