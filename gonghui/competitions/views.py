@@ -9,6 +9,7 @@ the answer key and explanations reach the browser only on the result page, after
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from gonghui.audit.services import audit_record
 
+from . import selectors
 from .exam import (
     ExamClosed,
     ExamError,
@@ -382,3 +384,18 @@ def practice_check_answer(request, registration_id: int, session_id: int, positi
     except ExamError as exc:
         return render(request, "competitions/_practice_check.html", {"error": str(exc)}, status=400)
     return render(request, "competitions/_practice_check.html", {"checked": checked})
+
+
+@login_required
+@never_cache
+@require_GET
+def contest_progress_page(request, code: str):
+    """Staff: the preliminary's progress per trade (started, handed in, average), refreshed every 10 s."""
+    contest = selectors.access_contest(request.user, code)
+    rows = selectors.contest_progress(viewer=request.user, contest=contest)
+    template = (
+        "competitions/_progress.html"
+        if request.headers.get("HX-Request") == "true"
+        else "competitions/progress.html"
+    )
+    return render(request, template, {"contest": contest, "rows": rows, "now": timezone.now()})
