@@ -186,6 +186,10 @@ def _m2m(field: str) -> tuple[str, str, str]:
     return q(through._meta.db_table), q(f.m2m_column_name()), q(f.m2m_reverse_name())
 
 
+# PostgreSQL memory for each sort or hash of a run (the default 4 MB spills a million people to disk).
+WORK_MEM_MB = 512
+
+
 def _columns(names: str) -> str:
     # Quoted: some column names are SQL words (OVERLAPS is an operator in PostgreSQL).
     return ", ".join(connection.ops.quote_name(n) for n in names.split())
@@ -231,6 +235,10 @@ class _Weave:
             self.sql(f"ANALYZE {name}")
 
     def run(self, *, diff: bool) -> None:
+        if self.pg:
+            # Sorts and hash aggregates over millions of candidate rows stay in memory instead of
+            # spilling to disk (for this transaction only).
+            self.sql(f"SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
         self.report(5, "people")
         self.people()
         self.report(15, "regions")
@@ -297,7 +305,8 @@ class _Weave:
             f"INSERT INTO w_orgreg (org_id, region_id, kind, has_groups) "
             f"SELECT o.id, o.region_id, o.kind, {has_groups} FROM {o} o "
             f"WHERE o.status = %s AND o.kind IN ({marks}) AND o.region_id IS NOT NULL "
-            f"AND (o.kind IN ({own}) OR NOT EXISTS (SELECT 1 FROM {cr} c WHERE c.{cr_org} = o.id))",
+            f"AND (o.kind IN ({own}) OR NOT EXISTS (SELECT 1 FROM {cr} c WHERE c.{cr_org} = o.id)) "
+            f"AND NOT EXISTS (SELECT 1 FROM w_orgreg d WHERE d.org_id = o.id AND d.region_id = o.region_id)",
             [OrgStatus.ACTIVE, *kinds, *OWN_REGION_KINDS],
         )
         self.sql("CREATE INDEX w_orgreg_region ON w_orgreg (region_id)")
@@ -341,6 +350,18 @@ class _Weave:
             )
         self.analyze("w_cand")
 
+    def nested_coverage(self) -> bool:
+        """Whether some union's regions include a region and one below it (its people are found twice).
+
+        Enterprise unions are found once per person: the through table keeps (org, employer) unique.
+        """
+        self.cur.execute(
+            "SELECT 1 FROM w_orgreg r JOIN w_anc a ON a.region_id = r.region_id "
+            "JOIN w_orgreg r2 ON r2.org_id = r.org_id AND r2.region_id = a.anc_id AND r2.region_id <> r.region_id "
+            "LIMIT 1"
+        )
+        return self.cur.fetchone() is not None
+
     def rank(self) -> None:
         """w_rank: each (person, org) once, ranked by rule, then deepest region, then org code."""
         net = [pos for pos, rule in enumerate(self.policy.order) if rule in self.policy.safety_net] or [-1]
@@ -361,20 +382,26 @@ class _Weave:
             "person_id bigint NOT NULL, org_id bigint NOT NULL, pos integer NOT NULL, rule varchar(20) NOT NULL, "
             "rnk integer NOT NULL, n integer NOT NULL, n_other integer NOT NULL",
         )
+        if self.nested_coverage():
+            # Some union covers a region and one inside it: a person there is found twice; keep the nearest.
+            candidates = (
+                "SELECT c.person_id, c.org_id, MIN(c.pos) AS pos, MAX(c.depth) AS depth, MIN(o.code_rank) AS code_rank "
+                "FROM w_cand c JOIN w_org o ON o.org_id = c.org_id GROUP BY c.person_id, c.org_id"
+            )
+        else:  # each (person, union) was found once: no aggregate over millions of rows
+            candidates = "SELECT c.person_id, c.org_id, c.pos, c.depth, o.code_rank FROM w_cand c JOIN w_org o ON o.org_id = c.org_id"
         self.sql(
             f"INSERT INTO w_rank (person_id, org_id, pos, rule, rnk, n, n_other) "
             f"SELECT person_id, org_id, pos, CASE pos {rule_case} END, "
             f"ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY pos, depth DESC, code_rank), "
             f"COUNT(*) OVER (PARTITION BY person_id), "
             f"SUM(CASE WHEN pos IN ({net_marks}) THEN 0 ELSE 1 END) OVER (PARTITION BY person_id) "
-            f"FROM (SELECT c.person_id, c.org_id, MIN(c.pos) AS pos, MAX(c.depth) AS depth, "
-            f"MIN(o.code_rank) AS code_rank "
-            f"FROM w_cand c JOIN w_org o ON o.org_id = c.org_id "
-            f"GROUP BY c.person_id, c.org_id) t",
+            f"FROM ({candidates}) t",
             [*self.policy.order, *net],
         )
         self.sql("DROP TABLE w_cand")
-        self.sql("CREATE INDEX w_rank_first ON w_rank (person_id, rnk)")
+        if not self.pg:  # PostgreSQL hash-joins w_rank; SQLite looks each person's first row up
+            self.sql("CREATE INDEX w_rank_first ON w_rank (person_id, rnk)")
         self.analyze("w_rank")
         rule_case = " ".join(f"WHEN {pos} THEN %s" for pos in range(len(self.policy.order)))
         reason_case = " ".join(

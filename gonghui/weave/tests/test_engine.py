@@ -323,3 +323,16 @@ def test_policy_file_is_validated(tmp_path):
     assert shipped.order == ("enterprise", "industry", "joint", "township", "village")
     assert shipped.safety_net == {"township", "village"}
     assert shipped.region_basis == ("work", "home")
+
+
+def test_a_union_covering_a_region_and_one_inside_it_is_found_once_through_the_nearer(weave_city):
+    from gonghui.orgs.services import org_set_coverage
+
+    w = weave_city.world
+    org_set_coverage(org=weave_city.indc, regions=[w.city, w.suburb_town], groups=[weave_city.courier], employers=[])
+    weave_run()
+    # Through 长发镇 (deeper than 郊区), the city federation now comes before 郊区's for the village courier.
+    assert covering_codes(weave_city.people.courier) == ["INDC", "INDS", "J1", "T230811100", "V1"]
+    assert covering_codes(weave_city.people.qianjin) == ["INDC"]
+    found = suggest_unions(group_id=weave_city.courier.pk, work_region_id=weave_city.village.pk)
+    assert [s.org.code for s in found] == ["INDC", "INDS", "J1", "T230811100", "V1"]
