@@ -518,7 +518,9 @@ def matrix_people(
         person_list(viewer=viewer)
         .filter(scope.regions_q("coverage__region__"), coverage__region__code__startswith=region.prefix)
         .filter(_group_q(group_key, group, "coverage__group"))
-        .select_related("coverage", "coverage__primary_org", "coverage__region")
+        # Only what the list shows: fewer joins for the planner (person_list also joins the employer).
+        .select_related(None)
+        .select_related("group", "coverage", "coverage__primary_org", "coverage__region")
     )
     if row_key == "":
         children, _length = _child_regions(region)
