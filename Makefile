@@ -14,7 +14,7 @@ TEST_PG_DB ?= gonghui_test
 DEMO_DB ?= sqlite:///$(CURDIR)/var/demo.sqlite3
 GONGHUI := $(BIN)/gonghui
 
-.PHONY: help install demo test lint migrations-check test-pg test-sqlite pg-up browser-deps messages seed clean
+.PHONY: help install demo test lint migrations-check test-pg test-sqlite pg-up browser-deps screenshots messages seed clean
 
 help:
 	@echo "make demo   set up, seed the demo city on SQLite and serve it at http://127.0.0.1:8000"
@@ -55,10 +55,18 @@ pg-up:
 	  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "make test: PostgreSQL is not answering on 127.0.0.1:5432 and could not be started"; exit 1; }; }
 
 # The browser test drives Debian's Chromium; install it when it is missing (never `playwright install`).
+# A CJK font too, or pages and screenshots show boxes instead of Chinese characters.
 browser-deps:
 	@test -x /usr/bin/chromium || { echo "==> installing Debian's chromium for the browser test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || { echo "make test: could not install chromium (apt-get install chromium)"; exit 1; }; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { echo "==> installing a Chinese font (fonts-wqy-microhei) for the browser"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
+	  || { echo "make test: could not install a Chinese font (apt-get install fonts-wqy-microhei)"; exit 1; }; }
+
+# Refresh the screenshots kept in docs/screenshots/ (the browser tests write to var/screenshots/ otherwise).
+screenshots: install messages browser-deps
+	GONGHUI_SCREENSHOTS=$(CURDIR)/docs/screenshots DATABASE_URL=sqlite:///$(CURDIR)/var/shots.sqlite3 $(BIN)/pytest -p no:cacheprovider -m browser
 
 test-pg: install pg-up browser-deps
 	@echo "==> test suite on PostgreSQL"

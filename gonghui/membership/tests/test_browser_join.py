@@ -1,6 +1,7 @@
 """A worker joins from a phone, the union's staff approve at /members/, the worker sees the card (Chromium).
 
-Screenshots of each step go to docs/screenshots/ (join-*.png). Like the web app's browser test,
+Screenshots of each step (join-*.png) go to var/screenshots/, or to the folder GONGHUI_SCREENSHOTS names
+(`make screenshots` refreshes the ones kept in docs/screenshots/). Like the web app's browser test,
 this fails (it is not skipped) when /usr/bin/chromium is missing, and it watches that no request
 leaves the site and that the ID number and phone typed never appear in a URL or a page.
 """
@@ -29,7 +30,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOTS = Path(os.environ.get("GONGHUI_SCREENSHOTS") or ROOT / "var" / "screenshots")
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 ID_NUMBER = make_id_number("230811", date(1995, 9, 3), 51)
