@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from gonghui.audit.services import audit_record
 from gonghui.orgs.models import Employer, Org
-from gonghui.people.services import person_create, person_find_by_id_number
+from gonghui.people.models import ConsentChannel
+from gonghui.people.services import consent_record, person_create, person_find_by_id_number
 
 from .models import (
     DIFFICULTY_ZH,
@@ -224,5 +227,59 @@ def registration_create(
         action="contest.register",
         target=registration,
         detail={"trade": trade.code, "contest": trade.contest.code, "person_id": person.pk},
+    )
+    return registration
+
+
+CONSENT_PURPOSE = "contest"
+
+
+@transaction.atomic
+def registration_apply(
+    *,
+    trade: Trade,
+    name: str,
+    id_number: str,
+    phone: str = "",
+    enterprise_name: str,
+    consent_version: str,
+    consent_items: list[str],
+    ip: str | None = None,
+    now: dt.datetime | None = None,
+) -> Registration:
+    """A worker registers themselves (the public page): in the registration stage, with their consent recorded.
+
+    Guarantees: refused outside the stage; the notice and the separate consent for the ID number (and
+    for the phone, when one is given) are required; the registration and the consent record are
+    written together or not at all.
+    """
+    now = now or timezone.now()
+    contest = trade.contest
+    if not contest.registration_opens <= now <= contest.registration_closes:
+        raise ContestError(
+            f"报名时间为 {timezone.localtime(contest.registration_opens):%Y-%m-%d} 至 "
+            f"{timezone.localtime(contest.registration_closes):%Y-%m-%d}"
+        )
+    needed = {"notice", "id_number"} | ({"phone"} if (phone or "").strip() else set())
+    missing = needed - set(consent_items)
+    if missing:
+        raise ContestError(
+            "请阅读并同意告知书，并单独同意处理身份证号" + ("和手机号" if "phone" in missing else "")
+        )
+    registration = registration_create(
+        trade=trade,
+        name=name,
+        id_number=id_number,
+        phone=(phone or "").strip() or None,
+        enterprise_name=enterprise_name,
+    )
+    consent_record(
+        person=registration.person,
+        purpose=CONSENT_PURPOSE,
+        version=consent_version,
+        items=consent_items,
+        channel=ConsentChannel.ONLINE,
+        reference=f"contest:{contest.code}:{trade.code}",
+        ip=ip,
     )
     return registration

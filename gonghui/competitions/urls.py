@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("", views.contests_index, name="contests_index"),
+    path("<slug:code>/register/", views.contest_register, name="contest_register"),
     path("<slug:code>/progress/", views.contest_progress_page, name="contest_progress"),
     path("<slug:code>/<slug:trade_code>/bank/", views.contest_bank, name="contest_bank"),
     path("exam/", views.candidate_login, name="contest_candidate_login"),

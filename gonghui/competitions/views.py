@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gonghui.audit.services import audit_record
+from gonghui.people.consent import consent_text
 
 from . import selectors
 from .exam import (
@@ -43,6 +44,7 @@ from .models import (
     Trade,
 )
 from .practice import MAX_SIZE, practice_check, practice_start
+from .services import CONSENT_PURPOSE, registration_apply
 
 SESSION_KEY = "contest_registrations"
 LOGIN_LIMIT = 10  # failed sign-ins per admission ticket per window
@@ -399,3 +401,56 @@ def contest_progress_page(request, code: str):
         else "competitions/progress.html"
     )
     return render(request, template, {"contest": contest, "rows": rows, "now": timezone.now()})
+
+
+REGISTER_LIMIT = 20  # registrations tried per address per window
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def contest_register(request, code: str):
+    """A worker registers from a phone: trade, name, ID number, phone, enterprise, the notice and consents."""
+    contest = Contest.objects.filter(code=code).first()
+    if contest is None:
+        raise Http404
+    consent = consent_text(CONSENT_PURPOSE)
+    trades = list(contest.trades.order_by("sort", "code"))
+    error, values = "", {}
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "").strip() for k in ("trade", "name", "phone", "enterprise")}
+        limit_key = f"contest-register:{_client_ip(request)}"
+        trade = next((t for t in trades if t.code == values["trade"]), None)
+        if cache.get(limit_key, 0) >= REGISTER_LIMIT:
+            error = _("Too many registrations from this address. Try again in an hour.")
+        elif trade is None:
+            error = _("Choose a trade.")
+        else:
+            cache.set(limit_key, cache.get(limit_key, 0) + 1, LOGIN_WINDOW)
+            try:
+                registration = registration_apply(
+                    trade=trade,
+                    name=values["name"],
+                    id_number=request.POST.get("id_number", ""),
+                    phone=values["phone"],
+                    enterprise_name=values["enterprise"],
+                    consent_version=request.POST.get("consent_version", ""),
+                    consent_items=request.POST.getlist("consent"),
+                    ip=_client_ip(request) or None,
+                )
+            except ValueError as exc:  # ContestError, the people errors (ID number, phone), ConsentError
+                error = str(exc)
+            else:
+                request.session.cycle_key()
+                held = [r for r in request.session.get(SESSION_KEY, []) if r != registration.pk]
+                request.session[SESSION_KEY] = [*held, registration.pk]
+                return render(request, "competitions/registered.html", {"registration": registration})
+    return render(
+        request,
+        "competitions/register.html",
+        {"contest": contest, "trades": trades, "consent": consent, "error": error, "values": values},
+        status=400 if error else 200,
+    )
