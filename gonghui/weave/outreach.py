@@ -216,10 +216,22 @@ class CampaignProgress:
     through: dt.date  # the last day counted (today, or the end when it is over)
 
 
+def _by_child(org: Org, rows) -> dict[int, int]:
+    """(org path, count) rows summed per child of `org` (the id after org's own in the path)."""
+    out: dict[int, int] = {}
+    for path, n in rows:
+        ids = path.strip("/").split("/")
+        if len(ids) > org.depth + 1:
+            child = int(ids[org.depth + 1])
+            out[child] = out.get(child, 0) + n
+    return out
+
+
 def campaign_progress(*, campaign: Campaign, today: dt.date | None = None) -> CampaignProgress:
     """New active members (joined in the period, in the union's subtree) and contacts per day and per union below.
 
-    A fixed number of queries whatever the length of the period or the number of unions below.
+    A fixed number of queries whatever the length of the period or the number of unions below;
+    the unions below are those with new members, contacts or a campaign of their own in the period.
     """
     org = campaign.org
     today = today or timezone.localdate()
@@ -248,24 +260,23 @@ def campaign_progress(*, campaign: Campaign, today: dt.date | None = None) -> Ca
         days.append(CampaignDay(day, n, by_day_contacts.get(day, 0), total))
         day += dt.timedelta(days=1)
 
-    children = list(Org.objects.filter(parent=org).order_by("path"))
-    units: list[CampaignUnit] = []
-    if children:
-        member_counts = members.aggregate(
-            **{f"c{c.pk}": Count("pk", filter=Q(org__path__startswith=c.path)) for c in children}
-        )
-        contact_counts = contacts.aggregate(
-            **{f"c{c.pk}": Count("pk", filter=Q(assignment__org__path__startswith=c.path)) for c in children}
-        )
-        targets: dict[int, int] = {}
-        for org_id, target in Campaign.objects.filter(
-            org__in=children, starts_on__lte=end, ends_on__gte=start
-        ).values_list("org_id", "target"):
-            targets[org_id] = targets.get(org_id, 0) + target
-        units = [
-            CampaignUnit(c, member_counts[f"c{c.pk}"], contact_counts[f"c{c.pk}"], targets.get(c.pk))
-            for c in children
-        ]
+    # Per union directly below: counts grouped by the union they fall in, each folded into the
+    # child its tree path passes through (one GROUP BY each, however many unions there are).
+    member_by_child = _by_child(org, members.order_by().values_list("org__path").annotate(n=Count("pk")))
+    contact_by_child = _by_child(
+        org, contacts.order_by().values_list("assignment__org__path").annotate(n=Count("pk"))
+    )
+    targets: dict[int, int] = {}
+    for org_id, target in Campaign.objects.filter(
+        org__parent=org, starts_on__lte=end, ends_on__gte=start
+    ).values_list("org_id", "target"):
+        targets[org_id] = targets.get(org_id, 0) + target
+    shown = set(member_by_child) | set(contact_by_child) | set(targets)
+    units = [
+        CampaignUnit(c, member_by_child.get(c.pk, 0), contact_by_child.get(c.pk, 0), targets.get(c.pk))
+        for c in Org.objects.filter(pk__in=shown, parent=org).order_by("path")
+    ]
+    units.sort(key=lambda u: (-u.members, -u.contacts, u.org.path))
     all_members = sum(by_day_members.values())
     return CampaignProgress(
         campaign=campaign,

@@ -244,19 +244,27 @@ def test_campaign_progress_counts_new_members_and_contacts_per_day_and_per_union
     member(o.li, w.suburb_town_union, today)
     member(o.wang, w.suburb_fed, start - dt.timedelta(days=1))  # before the campaign
     member(o.sibling_person, o.qianjin_street_union, today)  # another district
+    village = org_create(
+        code="V1", name="某村工会", kind="village", parent=w.suburb_town_union, region=w.suburb_town
+    )
+    deep = person("吴十", w.suburb_town, o.courier, village, 8)
+    member(deep, village, today)  # two levels down: counted under 长发镇总工会
     outreach_assign(viewer=w.district_user, org=w.suburb_fed, person_ids=[o.lapsed.pk], assignee=o.colleague)
     outreach_contact(viewer=o.colleague, assignment=OutreachAssignment.objects.get(), kind=ContactKind.PHONED)
 
     progress = campaign_progress(campaign=campaign, today=today)
 
-    # joined: 赵六 (fixture, today), 张三 (start), 李四 (today)
-    assert progress.members == 3 and progress.contacts == 1
+    # joined: 赵六 (fixture, today), 张三 (start), 李四 (today), 吴十 (today, in the village)
+    assert progress.members == 4 and progress.contacts == 1
     assert [d.day for d in progress.days] == [start + dt.timedelta(days=i) for i in range(4)]
-    assert [d.members for d in progress.days] == [1, 0, 0, 2]
-    assert [d.members_to_date for d in progress.days] == [1, 1, 1, 3]
+    assert [d.members for d in progress.days] == [1, 0, 0, 3]
+    assert [d.members_to_date for d in progress.days] == [1, 1, 1, 4]
     assert progress.days[-1].contacts == 1
-    assert [(u.org, u.members, u.target) for u in progress.units] == [(w.suburb_town_union, 3, 4)]
-    assert progress.share == pytest.approx(0.3)
+    # The contact was made by the district itself: it belongs to no union below.
+    assert [(u.org, u.members, u.contacts, u.target) for u in progress.units] == [
+        (w.suburb_town_union, 4, 0, 4)
+    ]
+    assert progress.share == pytest.approx(0.4)
 
 
 def test_campaign_dates_and_target_are_checked(o):
