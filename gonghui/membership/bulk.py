@@ -65,6 +65,14 @@ def _db(model, name: str, value):
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
+def _analyze(*models) -> None:
+    """Fresh planner statistics on PostgreSQL for tables a bulk step has just filled (cheap, sampled)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(_quote(model._meta.db_table) for model in models))
+
+
 def _sql(queryset: QuerySet) -> tuple[str, tuple]:
     return queryset.query.sql_with_params()
 
@@ -145,24 +153,37 @@ def membership_enrol_batch(
                     AND (x.status IN (%s, %s) OR x.source_batch_id = %s))
     """
     taken_params = [S.PENDING, S.ACTIVE, batch_id]
+    candidates = _quote(f"membership_enrol_{batch_id}")
+    _analyze(Membership, BatchRow, Coverage)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*) FROM ({placed}) p WHERE p.org_id IS NULL AND {taken}",
             [*placed_params, *taken_params],
         )
         result.unplaced = cursor.fetchone()[0]
+        # The candidates are fixed first, in a temporary table: an INSERT whose own SELECT looks up
+        # the table it fills can be planned as a scan of that table per row (quadratic) when the
+        # planner believes the table empty.
+        cursor.execute(f"DROP TABLE IF EXISTS {candidates}")
         cursor.execute(
-            f"""
-            INSERT INTO {m} (person_id, org_id, status, member_no, joined_on, ended_on, channel,
-                             consent_version, submitted_at, decided_at, decided_by_id, reject_reason,
-                             source_batch_id, transferred_from_id, created_at, updated_at)
-            SELECT p.person_id, p.org_id, %s, NULL, NULL, NULL, %s, %s, %s, NULL, NULL, '', %s, NULL, %s, %s
-            FROM ({placed}) p
-            WHERE p.org_id IS NOT NULL AND {taken}
-            ON CONFLICT DO NOTHING
-            """,
-            [S.PENDING, channel, version, now_db, batch_id, now_db, now_db, *placed_params, *taken_params],
+            f"CREATE TEMPORARY TABLE {candidates} AS "
+            f"SELECT p.person_id, p.org_id FROM ({placed}) p WHERE p.org_id IS NOT NULL AND {taken}",
+            [*placed_params, *taken_params],
         )
+        try:
+            cursor.execute(
+                f"""
+                INSERT INTO {m} (person_id, org_id, status, member_no, joined_on, ended_on, channel,
+                                 consent_version, submitted_at, decided_at, decided_by_id, reject_reason,
+                                 source_batch_id, transferred_from_id, created_at, updated_at)
+                SELECT c.person_id, c.org_id, %s, NULL, NULL, NULL, %s, %s, %s, NULL, NULL, '', %s, NULL, %s, %s
+                FROM {candidates} c WHERE c.person_id IS NOT NULL
+                ON CONFLICT DO NOTHING
+                """,
+                [S.PENDING, channel, version, now_db, batch_id, now_db, now_db],
+            )
+        finally:
+            cursor.execute(f"DROP TABLE {candidates}")
     new = Membership.objects.filter(
         pk__gt=before, source_batch_id=batch_id, status=S.PENDING, submitted_at=now
     )
@@ -266,6 +287,7 @@ def membership_approve_many(*, ids: list[int], by: Any, reason: str = "") -> App
 
 def _approve_set(pending: QuerySet[Membership], *, by: Any, reason: str, scope_note: str) -> ApproveResult:
     result = ApproveResult()
+    _analyze(Membership)
     active_people = Membership.objects.filter(status=S.ACTIVE).values("person_id")
     blocked = pending.filter(person_id__in=active_people)
     result.skipped_active_elsewhere = blocked.count()
