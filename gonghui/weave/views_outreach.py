@@ -76,7 +76,14 @@ def outreach_union(request, org_id: int):
     org = outreach.access_outreach_union(request.user, org_id)
     filters = _filters(request.GET)
     people = outreach.to_enrol(viewer=request.user, org=org, **filters)
-    page = Paginator(people, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
+    # No COUNT(*) over a city's people: one row more than a page says whether there is a next one.
+    try:
+        number = max(1, int(request.GET.get("page") or 1))
+    except ValueError:
+        number = 1
+    start = (number - 1) * PEOPLE_PER_PAGE
+    rows = list(people[start : start + PEOPLE_PER_PAGE + 1])
+    has_next = len(rows) > PEOPLE_PER_PAGE
     regions = []
     if org.region is not None:
         regions = Region.objects.filter(
@@ -87,7 +94,11 @@ def outreach_union(request, org_id: int):
         "weave/outreach_union.html",
         {
             "org": org,
-            "page": page,
+            "rows": rows[:PEOPLE_PER_PAGE],
+            "number": number,
+            "has_next": has_next,
+            "previous_number": number - 1,
+            "next_number": number + 1,
             **filters,
             "groups": OccupationGroup.objects.all(),
             "regions": regions,
