@@ -23,7 +23,7 @@ from gonghui.lib.creditcode import InvalidCreditCode, normalize_credit_code
 from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number
 from gonghui.lib.phone import InvalidPhone, normalize_mobile
 
-__all__ = ["RegionLookup", "classify_occupation", "clean_date", "clean_name", "clean_row"]
+__all__ = ["RegionLookup", "classify_occupation", "clean_date", "clean_name", "clean_names", "clean_row"]
 
 # --- names -------------------------------------------------------------------------------------
 
@@ -41,15 +41,48 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
-@lru_cache(maxsize=1 << 18)
+_name_cache: dict[str, str] = {}
+_NAME_CACHE_LIMIT = 1 << 20
+
+
+def _finish_name(text: str) -> str:
+    return _NAME_DOTS.sub("·", text).strip("·")
+
+
 def clean_name(raw: str) -> str:
     """A name in one canonical form: NFKC, no spaces, simplified characters, one kind of middle dot."""
-    text = _NAME_SPACES.sub("", unicodedata.normalize("NFKC", raw or ""))
-    if not text:
-        return ""
-    if not text.isascii():
-        text = _t2s().convert(text)
-    return _NAME_DOTS.sub("·", text).strip("·")
+    raw = raw or ""
+    found = _name_cache.get(raw)
+    if found is None:
+        text = _NAME_SPACES.sub("", unicodedata.normalize("NFKC", raw))
+        if text and not text.isascii():
+            text = _t2s().convert(text)
+        found = _finish_name(text) if text else ""
+        if len(_name_cache) >= _NAME_CACHE_LIMIT:
+            _name_cache.clear()
+        _name_cache[raw] = found
+    return found
+
+
+def clean_names(raws: Iterable[str]) -> None:
+    """Clean many names ahead of `clean_name` (which then finds them cleaned): the traditional to
+    simplified conversion runs once over all of them, one name a line, instead of once a name
+    (OpenCC's per-call cost is most of a name's). No dictionary entry spans a line break, so each
+    line converts as the name alone would."""
+    todo: dict[str, str] = {}
+    for raw in set(raws):
+        if raw and raw not in _name_cache:
+            todo[raw] = _NAME_SPACES.sub("", unicodedata.normalize("NFKC", raw))
+    wide = sorted({text for text in todo.values() if text and not text.isascii()})
+    converted = _t2s().convert("\n".join(wide)).split("\n") if wide else []
+    if len(converted) != len(wide):  # never expected; the one-by-one path is always right
+        return
+    simplified = dict(zip(wide, converted, strict=True))
+    if len(_name_cache) + len(todo) >= _NAME_CACHE_LIMIT:
+        _name_cache.clear()
+    for raw, text in todo.items():
+        text = simplified.get(text, text)
+        _name_cache[raw] = _finish_name(text) if text else ""
 
 
 # --- dates -------------------------------------------------------------------------------------
@@ -206,25 +239,30 @@ class RegionLookup:
         self._by_first: dict[str, list[str]] = {}
         for name in sorted(self._full, key=len, reverse=True):
             self._by_first.setdefault(name[0], []).append(name)
-        self._find_cached = lru_cache(maxsize=1 << 16)(self._find)
+        # Cached apart: a file has few region texts but nearly as many addresses as rows, and the
+        # address is only read when the region text names nothing.
+        self._region_cached = lru_cache(maxsize=1 << 16)(self._find_region)
+        self._address_cached = lru_cache(maxsize=1 << 16)(self._find_address)
 
     def find(self, region_text: str = "", address_text: str = "") -> str:
         """The 12-digit code of the deepest unit the region text (else the address) names, or ""."""
-        return self._find_cached(region_text or "", address_text or "")
+        found = self._region_cached(region_text) if region_text else ""
+        if not found and address_text:
+            found = self._address_cached(address_text)
+        return found
 
-    def _find(self, region_text: str, address_text: str) -> str:
+    def _find_region(self, region_text: str) -> str:
         region = fold(region_text)
-        address = fold(address_text) if address_text else ""
-        if region:
-            codes = self._exact.get(region)
-            if codes:
-                return self._resolve([codes])
-            found = self._resolve(self._contained(region))
-            if found:
-                return found
-        if address:
-            return self._resolve(self._contained(address))
-        return ""
+        if not region:
+            return ""
+        codes = self._exact.get(region)
+        if codes:
+            return self._resolve([codes])
+        return self._resolve(self._contained(region))
+
+    def _find_address(self, address_text: str) -> str:
+        address = fold(address_text)
+        return self._resolve(self._contained(address)) if address else ""
 
     def _contained(self, text: str) -> list[frozenset[str]]:
         matches = []
@@ -325,6 +363,7 @@ def clean_row(
         issues.append(Issue(column=col("name", "name"), reason="姓名为空", severity="reject"))
 
     _clean_id(row, record, headers_by_field)
+    _clean_id_last4(row, record, headers_by_field)
     _clean_birth_and_sex(row, record, headers_by_field)
 
     raw_phone = record.get("phone") or ""
@@ -354,28 +393,38 @@ def clean_row(
 def _clean_id(row: CleanRow, record: dict[str, str], headers_by_field: dict[str, str]) -> None:
     raw = (record.get("id_number") or "").strip()
     if raw:
-        column = _column(headers_by_field, "id_number")
-        if _SCIENTIFIC.match(raw):
-            row.issues.append(
-                Issue(
-                    column=column, reason="身份证号被存成了数字，后几位已丢失（请把该列设为文本后重新导出）"
-                )
-            )
-        else:
-            try:
-                row.id_number = normalize_id_number(raw)
-            except InvalidIdNumber as exc:
-                row.issues.append(Issue(column=column, reason=str(exc)))
-                if exc.reason in ("check_char", "birth_date"):
-                    _keep_doubtful_id_parts(row, raw, column)
-        if row.id_number:
-            canonical = row.id_number
-            row.id_last4 = canonical[-4:]
-            row.birth_date = _birth_of_id(canonical[6:14])
-            row.sex = (
-                "M" if int(canonical[16]) % 2 else "F"
-            )  # as id_info_of_canonical, without a date per row
+        id_number, id_last4, birth_date, sex, issues = _parsed_id(raw, _column(headers_by_field, "id_number"))
+        row.id_number, row.id_last4, row.birth_date, row.sex = id_number, id_last4, birth_date, sex
+        row.issues.extend(issues)
 
+
+@lru_cache(maxsize=1 << 18)
+def _parsed_id(raw: str, column: str) -> tuple[str, str, dt.date | None, str, tuple[Issue, ...]]:
+    """What an ID number cell gives a fresh row: (ID number, last four, birth date, sex, issues).
+
+    Cached: the same person's number recurs across a census's lists, and checking it is the
+    dearest step of cleaning a row."""
+    row = CleanRow(row_number=0)
+    if _SCIENTIFIC.match(raw):
+        row.issues.append(
+            Issue(column=column, reason="身份证号被存成了数字，后几位已丢失（请把该列设为文本后重新导出）")
+        )
+    else:
+        try:
+            row.id_number = normalize_id_number(raw)
+        except InvalidIdNumber as exc:
+            row.issues.append(Issue(column=column, reason=str(exc)))
+            if exc.reason in ("check_char", "birth_date"):
+                _keep_doubtful_id_parts(row, raw, column)
+    if row.id_number:
+        canonical = row.id_number
+        row.id_last4 = canonical[-4:]
+        row.birth_date = _birth_of_id(canonical[6:14])
+        row.sex = "M" if int(canonical[16]) % 2 else "F"  # as id_info_of_canonical, without a date per row
+    return row.id_number, row.id_last4, row.birth_date, row.sex, tuple(row.issues)
+
+
+def _clean_id_last4(row: CleanRow, record: dict[str, str], headers_by_field: dict[str, str]) -> None:
     raw4 = record.get("id_last4") or ""
     if raw4.strip():
         column = _column(headers_by_field, "id_last4")

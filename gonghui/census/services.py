@@ -24,7 +24,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from django.utils import timezone
 
 from gonghui.audit.services import audit_record
 from gonghui.lib.bulk import RowWriter
-from gonghui.lib.crypto import decrypt, encrypt, keyed_hash
+from gonghui.lib.crypto import decrypt, encrypt_many, keyed_hash, keyed_hasher
 from gonghui.lib.idcard import InvalidIdNumber, id_info_of_canonical, normalize_id_number
 from gonghui.lib.masking import mask_id_number, mask_phone
 from gonghui.lib.phone import InvalidPhone, normalize_mobile
@@ -56,7 +57,7 @@ from .models import (
     RowStatus,
     SourceKind,
 )
-from .types import CleanRow, LinkRow, Resolution
+from .types import CleanRow, Issue, LinkRow, Resolution
 
 __all__ = [
     "CensusError",
@@ -73,6 +74,9 @@ __all__ = [
 FINGERPRINT_PURPOSE = "census_row"
 PREVIEW_ROWS = 10
 WRITE_CHUNK = 2000
+# Rows per COPY of the columnar write: large enough that Polars' CSV writer does the work, small
+# enough that a chunk's frame and CSV text stay a few tens of megabytes.
+COPY_CHUNK = 50_000
 # Tests only: seconds to sleep inside the write transaction, after everything is written and
 # before the commit, so a test can kill the process at the worst moment. Unset in real runs.
 TEST_SLEEP_ENV = "GONGHUI_CENSUS_TEST_SLEEP_BEFORE_COMMIT"
@@ -191,10 +195,13 @@ def _clean(
     table, *, source_kind: str, source_name: str, progress: Callable[[int], None] = lambda done: None
 ) -> list[CleanRow]:
     """Every row cleaned in memory: the region look-up is built once, no query per row."""
-    from gonghui.census.cleaning import RegionLookup, clean_row
+    from gonghui.census.cleaning import RegionLookup, clean_names, clean_row
 
     regions = RegionLookup.from_db()
     columns = table.headers_by_field
+    # The names first, all at once (as `Table.records` picks a row's name: the first non-empty).
+    name_columns = [i for i, header in enumerate(table.headers) if table.mapping.get(header) == "name"]
+    clean_names(next((cells[i] for i in name_columns if cells[i]), "") for _number, cells in table.rows)
     cleaned = []
     for number, record in table.records():
         cleaned.append(
@@ -212,10 +219,19 @@ def _clean(
     return cleaned
 
 
+def _fingerprint_text(*, name: str, id_hash: str, phone_hash: str, id_last4: str, birth_date) -> str:
+    birth = birth_date.isoformat() if birth_date else ""
+    return "|".join((name, id_hash, phone_hash, id_last4, birth))
+
+
 def row_fingerprint(*, name: str, id_hash: str, phone_hash: str, id_last4: str, birth_date) -> str:
     """The keyed hash of a row's cleaned identity: the same row in a later file meets the same decision."""
-    birth = birth_date.isoformat() if birth_date else ""
-    return keyed_hash(FINGERPRINT_PURPOSE, "|".join((name, id_hash, phone_hash, id_last4, birth)))
+    return keyed_hash(
+        FINGERPRINT_PURPOSE,
+        _fingerprint_text(
+            name=name, id_hash=id_hash, phone_hash=phone_hash, id_last4=id_last4, birth_date=birth_date
+        ),
+    )
 
 
 @dataclass
@@ -231,18 +247,23 @@ class _Prepared:
 
 
 def _prepare(clean_rows: list[CleanRow], raws: list[dict[str, Any]]) -> list[_Prepared]:
+    """Hashes and fingerprints as `keyed_hash` and `row_fingerprint` give them (keys looked up once)."""
+    id_hash, phone_hash = keyed_hasher(ID_NUMBER_PURPOSE), keyed_hasher(PHONE_PURPOSE)
+    fingerprint = keyed_hasher(FINGERPRINT_PURPOSE)
     prepared = []
     for clean, raw in zip(clean_rows, raws, strict=True):
         item = _Prepared(clean=clean, raw=raw)
         if not clean.rejected:
-            item.id_hash = keyed_hash(ID_NUMBER_PURPOSE, clean.id_number)
-            item.phone_hash = keyed_hash(PHONE_PURPOSE, clean.phone)
-            item.fingerprint = row_fingerprint(
-                name=clean.name,
-                id_hash=item.id_hash,
-                phone_hash=item.phone_hash,
-                id_last4=clean.id_last4,
-                birth_date=clean.birth_date,
+            item.id_hash = id_hash(clean.id_number)
+            item.phone_hash = phone_hash(clean.phone)
+            item.fingerprint = fingerprint(
+                _fingerprint_text(
+                    name=clean.name,
+                    id_hash=item.id_hash,
+                    phone_hash=item.phone_hash,
+                    id_last4=clean.id_last4,
+                    birth_date=clean.birth_date,
+                )
             )
         prepared.append(item)
     return prepared
@@ -555,47 +576,41 @@ def _census_import_locked(
         if sleep:
             report(total, total, "commit-pending")
             time.sleep(float(sleep))
+        report(0, total, "commit")  # the deferred constraint checks run at COMMIT
+    report(total, total, "commit")
     if batch is not None:
         # Visible to pollers only now that the transaction committed.
         _set_batch(batch, progress_done=total * 3)
     return result
 
 
-def _protected_columns(item: _Prepared) -> dict[str, Any]:
-    """The Person columns `people.services.protected_fields` gives, for a cleaned row.
+def _protected_column_lists(items: list[_Prepared]) -> dict[str, list[Any]]:
+    """The Person columns `people.services.protected_fields` gives, for cleaned rows, column by column.
 
-    Why not call `protected_fields` itself: cleaning has already made the ID number and the phone
+    Why not call `protected_fields` per row: cleaning has already made the ID number and the phone
     canonical and `_prepare` has hashed them, and re-normalising and re-hashing is two fifths of
-    its cost (about 40 us of 100 per person, 40 s on a million). The encryption and the masks are
-    the same library calls; `_check_protected_columns` holds the two paths equal at every import
-    that makes people, and the tests hold them equal too.
+    its cost; the encryption goes through `encrypt_many` (one key look-up and one draw of nonces
+    for all). The masks and the ID facts are the same library calls; `_check_protected_columns`
+    holds the two paths equal at every import that makes people, and the tests hold them equal too.
     """
-    c = item.clean
-    if c.id_number:
-        info = id_info_of_canonical(c.id_number)
-        id_columns = {
-            "id_number_cipher": encrypt(c.id_number),
-            "id_number_hash": item.id_hash,
-            "id_number_masked": mask_id_number(c.id_number),
-            "birth_date": info.birth_date,
-            "sex": info.sex,
-            "birthplace_code": info.birthplace_code,
-        }
-    else:
-        id_columns = {
-            "id_number_cipher": "",
-            "id_number_hash": None,
-            "id_number_masked": "",
-            "birth_date": None,
-            "sex": "",
-            "birthplace_code": "",
-        }
+    cleans = [item.clean for item in items]
+    infos = [id_info_of_canonical(c.id_number) if c.id_number else None for c in cleans]
     return {
-        **id_columns,
-        "phone_cipher": encrypt(c.phone),
-        "phone_hash": item.phone_hash,
-        "phone_masked": mask_phone(c.phone),
+        "id_number_cipher": encrypt_many([c.id_number for c in cleans]),
+        "id_number_hash": [item.id_hash if item.clean.id_number else None for item in items],
+        "id_number_masked": [mask_id_number(c.id_number) for c in cleans],
+        "birth_date": [info.birth_date if info else None for info in infos],
+        "sex": [info.sex if info else "" for info in infos],
+        "birthplace_code": [info.birthplace_code if info else "" for info in infos],
+        "phone_cipher": encrypt_many([c.phone for c in cleans]),
+        "phone_hash": [item.phone_hash for item in items],
+        "phone_masked": [mask_phone(c.phone) for c in cleans],
     }
+
+
+def _protected_columns(item: _Prepared) -> dict[str, Any]:
+    """`_protected_column_lists` of one row, as `protected_fields` returns it."""
+    return {name: values[0] for name, values in _protected_column_lists([item]).items()}
 
 
 def _check_protected_columns(item: _Prepared) -> None:
@@ -612,15 +627,34 @@ def _check_protected_columns(item: _Prepared) -> None:
         )
 
 
-def _raw_cipher(item: _Prepared) -> str:
-    return encrypt(json.dumps(item.raw, ensure_ascii=False, default=str))
+RAW_CHUNK = 10_000
+
+
+def _raw_ciphers(items: list[_Prepared]) -> list[str]:
+    dumps = json.dumps
+    return encrypt_many([dumps(item.raw, ensure_ascii=False, default=str) for item in items])
 
 
 def _encrypt_raw_rows(prepared: list[_Prepared]) -> None:
-    """Encrypt every row as read, and drop the plaintext dict once its ciphertext is kept."""
-    for item in prepared:
-        item.raw_cipher = _raw_cipher(item)
-        item.raw = {}
+    """Encrypt every row as read (one token per row, so one row can be read back alone), and drop
+    the plaintext dict once its ciphertext is kept."""
+    for start in range(0, len(prepared), RAW_CHUNK):
+        chunk = prepared[start : start + RAW_CHUNK]
+        for item, cipher in zip(chunk, _raw_ciphers(chunk), strict=True):
+            item.raw_cipher = cipher
+            item.raw = {}
+
+
+@lru_cache(maxsize=1 << 14)
+def _issues_json_of(issues: tuple[Issue, ...]) -> str:
+    return json.dumps(
+        [{"column": i.column, "reason": i.reason, "severity": i.severity} for i in issues], ensure_ascii=False
+    )
+
+
+def _issues_json(issues: list[Issue]) -> str:
+    """A row's issues as the JSON text the column stores (many rows share the same issues)."""
+    return _issues_json_of(tuple(issues)) if issues else "[]"
 
 
 def _best_row(items: list[_Prepared]) -> _Prepared:
@@ -755,33 +789,44 @@ class _Writer:
         insert = RowWriter(Person, include_pk=True)
 
         def chunks():
-            chunk = []
-            for pk, cluster in zip(ids, clusters, strict=True):
-                chunk.append(insert.row(id=pk, **self._person_values(members[cluster])))
-                if len(chunk) == WRITE_CHUNK:
-                    yield chunk
-                    chunk = []
-            yield chunk
+            for start in range(0, len(clusters), COPY_CHUNK):
+                part = clusters[start : start + COPY_CHUNK]
+                yield insert.payload(
+                    self._person_columns(ids[start : start + len(part)], [members[c] for c in part])
+                )
 
-        for chunk in _ahead(chunks()):
-            insert.insert(chunk)
+        for payload in _ahead(chunks()):
+            insert.insert_payload(payload)
         return dict(zip(clusters, ids, strict=True))
 
-    def _person_values(self, members: list[_Prepared]) -> dict[str, Any]:
-        best = _best_row(members)
-        c = best.clean
-        fields = _protected_columns(best)
-        if not c.id_number:
-            fields["birth_date"] = c.birth_date
-            fields["sex"] = c.sex
-        group_code = c.group_code or next((m.clean.group_code for m in members if m.clean.group_code), "")
+    def _person_columns(self, ids: list[int], groups: list[list[_Prepared]]) -> dict[str, list]:
+        """The Person columns of new people, one per group of rows (made from its best row)."""
+        best = [_best_row(members) for members in groups]
+        cleans = [item.clean for item in best]
+        columns = _protected_column_lists(best)
+        # Without an ID number, the birth date and sex the rows give (with one, the number's).
+        columns["birth_date"] = [
+            born if c.id_number else c.birth_date
+            for born, c in zip(columns["birth_date"], cleans, strict=True)
+        ]
+        columns["sex"] = [
+            sex if c.id_number else c.sex for sex, c in zip(columns["sex"], cleans, strict=True)
+        ]
+        group_ids = self.group_ids
+        region_ids = self.region_ids
         return {
-            "name": c.name[:100],
-            "employer_id": self._employer_id(c),
-            "group_id": self.group_ids.get(group_code),
-            "occupation": c.occupation[:100],
-            "work_region_id": self.region_ids.get(c.region_code),
-            **fields,
+            "id": ids,
+            "name": [c.name[:100] for c in cleans],
+            "employer_id": [self._employer_id(c) for c in cleans],
+            "group_id": [
+                group_ids.get(
+                    c.group_code or next((m.clean.group_code for m in ms if m.clean.group_code), "")
+                )
+                for c, ms in zip(cleans, groups, strict=True)
+            ],
+            "occupation": [c.occupation[:100] for c in cleans],
+            "work_region_id": [region_ids.get(c.region_code) for c in cleans],
+            **columns,
         }
 
     def _row_person(self, res: Resolution | None, cluster_people: dict[int, int]) -> int | None:
@@ -800,51 +845,54 @@ class _Writer:
         ]
 
         def chunks():
-            chunk = []
-            for key, item in enumerate(self.prepared):
-                chunk.append(self._row_values(insert, ids[key], batch.pk, key, item, persons[key]))
-                if len(chunk) == WRITE_CHUNK:
-                    yield chunk
-                    chunk = []
-            yield chunk
+            for start in range(0, len(self.prepared), COPY_CHUNK):
+                stop = min(start + COPY_CHUNK, len(self.prepared))
+                yield stop - start, insert.payload(self._row_columns(batch.pk, start, stop, ids, persons))
 
         done = 0
-        for chunk in _ahead(chunks()):
-            insert.insert(chunk)
-            done += len(chunk)
+        for size, payload in _ahead(chunks()):
+            insert.insert_payload(payload)
+            done += size
             self.report(done, self.total, "write")
         return list(zip(ids, persons, strict=True))
 
-    def _row_values(self, insert, pk: int, batch_id: int, key: int, item: _Prepared, person_id) -> tuple:
-        c = item.clean
-        res = self.resolutions.get(key)
-        return insert.row(
-            id=pk,
-            batch_id=batch_id,
-            row_number=c.row_number,
-            raw_cipher=item.raw_cipher if item.raw_cipher is not None else _raw_cipher(item),
-            fingerprint=item.fingerprint,
-            name=c.name[:100],
-            id_number_hash=item.id_hash,
-            id_number_masked=mask_id_number(c.id_number),
-            id_last4=c.id_last4[:4],
-            phone_hash=item.phone_hash,
-            phone_masked=mask_phone(c.phone),
-            birth_date=c.birth_date,
-            sex=c.sex,
-            employer_name=c.employer[:200],
-            occupation=c.occupation[:100],
-            address=c.address[:255],
-            region_id=self.region_ids.get(c.region_code),
-            group_id=self.group_ids.get(c.group_code),
-            status=res.status if res is not None else RowStatus.REJECTED,
-            person_id=person_id,
-            match_probability=res.probability if res is not None else None,
+    def _row_columns(
+        self, batch_id: int, start: int, stop: int, ids: list[int], persons: list
+    ) -> dict[str, list]:
+        """The BatchRow columns of rows start..stop, as `RowWriter.payload` takes them."""
+        items = self.prepared[start:stop]
+        cleans = [item.clean for item in items]
+        results = [self.resolutions.get(key) for key in range(start, stop)]
+        missing = [item for item in items if item.raw_cipher is None]
+        if missing:  # not encrypted beside the linkage (e.g. a test calls the writer alone)
+            for item, cipher in zip(missing, _raw_ciphers(missing), strict=True):
+                item.raw_cipher = cipher
+        region_ids, group_ids = self.region_ids, self.group_ids
+        return {
+            "id": ids[start:stop],
+            "batch_id": [batch_id] * len(items),
+            "row_number": [c.row_number for c in cleans],
+            "raw_cipher": [item.raw_cipher for item in items],
+            "fingerprint": [item.fingerprint for item in items],
+            "name": [c.name[:100] for c in cleans],
+            "id_number_hash": [item.id_hash for item in items],
+            "id_number_masked": [mask_id_number(c.id_number) for c in cleans],
+            "id_last4": [c.id_last4[:4] for c in cleans],
+            "phone_hash": [item.phone_hash for item in items],
+            "phone_masked": [mask_phone(c.phone) for c in cleans],
+            "birth_date": [c.birth_date for c in cleans],
+            "sex": [c.sex for c in cleans],
+            "employer_name": [c.employer[:200] for c in cleans],
+            "occupation": [c.occupation[:100] for c in cleans],
+            "address": [c.address[:255] for c in cleans],
+            "region_id": [region_ids.get(c.region_code) for c in cleans],
+            "group_id": [group_ids.get(c.group_code) for c in cleans],
+            "status": [res.status if res is not None else RowStatus.REJECTED.value for res in results],
+            "person_id": persons[start:stop],
+            "match_probability": [res.probability if res is not None else None for res in results],
             # JSON text as the column stores it (SQLite text, PostgreSQL jsonb through COPY's text form).
-            issues=json.dumps([asdict(issue) for issue in c.issues], ensure_ascii=False)
-            if c.issues
-            else "[]",
-        )
+            "issues": [_issues_json(c.issues) for c in cleans],
+        }
 
     def _create_reviews(self, rows: list[tuple[int, int | None]], cluster_people: dict[int, int]) -> int:
         items = []
