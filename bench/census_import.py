@@ -20,7 +20,10 @@ For each size the script
 4. runs a plain Splink 5 + DuckDB deduplication of the same CSV in a child process (this script
    with `--splink-worker`): the raw name, ID number, phone and birth date columns, ordinary
    comparisons and blocking rules, lambda, u and m estimated as the Splink tutorials do (direct
-   estimate, random sampling, EM on two blocking rules), predict, cluster at 0.95.
+   estimate, random sampling, EM on two blocking rules), predict, cluster at 0.95 ("tutorial");
+   and a second configuration that does the same job as gonghui ("same-job": the last four ID
+   characters compared too, and a name + last-four blocking rule, so rows without an ID number
+   can meet), reported in a second table. Neither cleans, writes to a database or encrypts.
 
 It prints one line per run and a Markdown table at the end. Growth is (time ratio) / (size
 ratio) against the previous size: 1.0 is linear.
@@ -255,8 +258,16 @@ def truth_of(path: Path) -> Path:
 # --- plain Splink ---------------------------------------------------------------------------------
 
 
-def splink_worker(path: Path) -> None:
-    """A plain Splink 5 + DuckDB dedupe of the CSV, as its tutorials show; prints a JSON line."""
+SPLINK_VARIANTS = ("tutorial", "same-job")
+
+
+def splink_worker(path: Path, variant: str = "tutorial") -> None:
+    """A plain Splink 5 + DuckDB dedupe of the CSV; prints a JSON line.
+
+    "tutorial": as its tutorials show (name, ID number, phone, birth date; blocked on ID number,
+    phone, name + birth date). "same-job": the same, plus what the task needs to reach rows
+    without an ID number: the last four ID characters (the 身份证后四位 column, else the ID
+    number's) compared and blocked on with the name (name + last four), as gonghui does."""
     import duckdb
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -278,25 +289,25 @@ def splink_worker(path: Path) -> None:
                nullif(trim("姓名"), '') AS name,
                nullif(trim("身份证号"), '') AS id_number,
                nullif(trim("手机号"), '') AS phone,
-               nullif(trim("出生日期"), '') AS birth_date
+               nullif(trim("出生日期"), '') AS birth_date,
+               coalesce(nullif(trim("身份证后四位"), ''), nullif(right(trim("身份证号"), 4), '')) AS id_last4
         FROM read_csv('{path}', header = true, all_varchar = true)
         """
     )
     lap("read")
     db_api = DuckDBAPI(connection=con)
+    comparisons = [
+        cl.NameComparison("name"),
+        cl.ExactMatch("id_number"),
+        cl.ExactMatch("phone"),
+        cl.DateOfBirthComparison("birth_date", input_is_string=True),
+    ]
+    blocking = [block_on("id_number"), block_on("phone"), block_on("name", "birth_date")]
+    if variant == "same-job":
+        comparisons.append(cl.ExactMatch("id_last4"))
+        blocking.append(block_on("name", "id_last4"))
     settings = SettingsCreator(
-        link_type="dedupe_only",
-        comparisons=[
-            cl.NameComparison("name"),
-            cl.ExactMatch("id_number"),
-            cl.ExactMatch("phone"),
-            cl.DateOfBirthComparison("birth_date", input_is_string=True),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("id_number"),
-            block_on("phone"),
-            block_on("name", "birth_date"),
-        ],
+        link_type="dedupe_only", comparisons=comparisons, blocking_rules_to_generate_predictions=blocking
     )
     linker = Linker(db_api.register("people"), settings, log_level="WARNING")
     linker.training.estimate_probability_two_random_records_match([block_on("id_number")], recall=0.7)
@@ -314,14 +325,18 @@ def splink_worker(path: Path) -> None:
     lap("cluster")
     con.execute(
         f"COPY (SELECT unique_id + 1 AS source_row, cluster_id AS person FROM {clusters.physical_name}) "
-        f"TO '{path.with_name(path.stem + '_splink_links.csv')}' (HEADER)"
+        f"TO '{splink_links(path, variant)}' (HEADER)"
     )
     print(json.dumps({"pairs": pairs, "clusters": people, "phases": phases}), flush=True)
 
 
-def splink_run(path: Path, timeout: float | None) -> dict:
+def splink_links(path: Path, variant: str) -> Path:
+    return path.with_name(f"{path.stem}_splink_{variant}_links.csv")
+
+
+def splink_run(path: Path, timeout: float | None, variant: str = "tutorial") -> dict:
     wall, peak, code, out, lines = run_measured(
-        [PYTHON, __file__, "--splink-worker", str(path)], timeout=timeout
+        [PYTHON, __file__, "--splink-worker", str(path), "--splink-variant", variant], timeout=timeout
     )
     result = {"seconds": wall, "peak_mb": peak, "exit": code}
     if code != 0:
@@ -329,9 +344,7 @@ def splink_run(path: Path, timeout: float | None) -> dict:
         print(f"  splink exited {code} after {wall:.1f} s\n{tail}", flush=True)
         return result
     result.update(json.loads(out.strip().splitlines()[-1]))
-    result["accuracy"] = pairwise_f1(
-        truth_of(path), path.with_name(path.stem + "_splink_links.csv"), "source_row", "person"
-    )
+    result["accuracy"] = pairwise_f1(truth_of(path), splink_links(path, variant), "source_row", "person")
     return result
 
 
@@ -386,7 +399,7 @@ def growth(results: list[dict], i: int, key: str) -> str:
     return f"{ratio:.2f}"
 
 
-def table(results: list[dict]) -> str:
+def table(results: list[dict], splink_key: str = "splink") -> str:
     head = (
         "| rows | gonghui s | gonghui rows/s | gonghui peak MB | growth | "
         "Splink s | Splink rows/s | Splink peak MB | Splink growth | throughput ratio | gonghui F1 | Splink F1 |\n"
@@ -403,14 +416,14 @@ def table(results: list[dict]) -> str:
             f"{g['peak_mb']:,.0f}",
             growth(results, i, "gonghui"),
         ]
-        s = r.get("splink")
+        s = r.get(splink_key)
         if s:
             sok = s["exit"] == 0
             cells += [
                 f"{s['seconds']:.1f}" + ("" if sok else f" (exit {s['exit']})"),
                 f"{r['size'] / s['seconds']:,.0f}" if sok else "–",
                 f"{s['peak_mb']:,.0f}",
-                growth(results, i, "splink"),
+                growth(results, i, splink_key),
                 f"{s['seconds'] / g['seconds']:.2f}" if ok and sok else "–",
             ]
         else:
@@ -431,11 +444,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--timeout", type=float, default=None, help="kill a run after this many seconds")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--splink-variants",
+        default=",".join(SPLINK_VARIANTS),
+        help="plain Splink runs beside gonghui: tutorial (the tutorials' blocking) and/or same-job "
+        "(also name + last four ID characters, so rows without an ID number can meet)",
+    )
     parser.add_argument("--splink-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--splink-variant", default="tutorial", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.splink_worker:
-        splink_worker(Path(args.splink_worker))
+        splink_worker(Path(args.splink_worker), args.splink_variant)
         return
+    variants = [v for v in args.splink_variants.split(",") if v.strip()]
+    if unknown := set(variants) - set(SPLINK_VARIANTS):
+        parser.error(f"unknown Splink variants: {', '.join(sorted(unknown))}")
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; cores: {os.cpu_count()}")
@@ -451,10 +474,11 @@ def main() -> None:
                 f"peak {g['peak_mb']:7,.0f} MB  [{stages}]  {g['summary']}  {f1_text(g)}",
                 flush=True,
             )
-            if not args.skip_splink:
-                s = result["splink"] = splink_run(path, args.timeout)
+            for variant in [] if args.skip_splink else variants:
+                key = "splink" if variant == "tutorial" else f"splink {variant}"
+                s = result[key] = splink_run(path, args.timeout, variant)
                 print(
-                    f"{size:>9} rows  splink  {s['seconds']:7.1f} s  {size / s['seconds']:9,.0f} rows/s  "
+                    f"{size:>9} rows  splink {variant:<9} {s['seconds']:7.1f} s  {size / s['seconds']:9,.0f} rows/s  "
                     f"peak {s['peak_mb']:7,.0f} MB  {s.get('phases', '')} pairs {s.get('pairs')} "
                     f"clusters {s.get('clusters')}  {f1_text(s)}",
                     flush=True,
@@ -467,6 +491,9 @@ def main() -> None:
             drop_database(args.pg_url)
     print()
     print(table(results))
+    if any("splink same-job" in r for r in results):
+        print()
+        print(table(results, splink_key="splink same-job"))
 
 
 if __name__ == "__main__":
