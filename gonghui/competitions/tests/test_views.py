@@ -99,13 +99,18 @@ def test_the_answer_key_never_reaches_the_browser_before_submission(client, live
     assert json.loads(after[1])["answers"] == state["answers"]
 
 
-def test_a_candidate_takes_the_preliminary_with_autosave_and_sees_the_score(client, live):
+def test_a_candidate_takes_the_preliminary_with_autosave_and_sees_the_score(
+    client, live, django_assert_max_num_queries
+):
     _, (reg, _) = live
     sign_in(client, reg, 0)
     assert client.post(reverse("contest_exam_start", args=[reg.pk])).status_code == 302
     attempt = Attempt.objects.get(registration=reg)
     answers = right_answers(attempt)
-    page = client.get(reverse("contest_exam_paper", args=[reg.pk]))
+    with django_assert_max_num_queries(
+        8
+    ):  # session, registration, attempt + paper, questions: not per question
+        page = client.get(reverse("contest_exam_paper", args=[reg.pk]))
     assert page.status_code == 200 and 'hx-post="' in page.content.decode()
     for position, values in answers.items():  # one htmx autosave per question, as the page sends them
         saved = client.post(
