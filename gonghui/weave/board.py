@@ -42,6 +42,7 @@ from gonghui.orgs.models import Org, OrgKind, OrgStatus
 from gonghui.regions.models import PREFIX_LENGTH, Region, RegionLevel
 
 from .models import BoardTask, Coverage, TaskStatus, WeaveRun
+from .policy import coverage_policy
 
 POLICY_PATH = Path(__file__).resolve().parents[2] / "policies" / "weave_board.yaml"
 
@@ -67,6 +68,12 @@ CLAIMER_KINDS = (OrgKind.FEDERATION, OrgKind.TOWNSHIP)
 ACTING_ROLES = (RoleKind.ADMIN, RoleKind.STAFF)
 
 
+# Who counts as uncovered in a cell (policy `counts`): people no union covers (holes), or also the
+# people whose primary union is a safety-net union (兜底: township / village, per the coverage policy).
+COUNT_HOLES = "holes"
+COUNT_HOLES_AND_SAFETY_NET = "holes_and_safety_net"
+
+
 class BoardError(ValueError):
     """A board action that is not allowed (task not open, wrong union, bad date...)."""
 
@@ -88,6 +95,7 @@ class BoardPolicy:
     threshold: int
     promise_days: int
     posted_by_level: int  # RegionLevel of the federation that posts
+    counts: str = COUNT_HOLES  # who is uncovered: holes only, or also those only the safety net covers
 
 
 @cache
@@ -111,6 +119,7 @@ def _policy_versions(path: Path, mtime: float) -> tuple[BoardPolicy, ...]:
                 threshold=int(v["threshold"]),
                 promise_days=int(v.get("promise_days", 90)),
                 posted_by_level=poster,
+                counts=str(v.get("counts", COUNT_HOLES)),
             )
         except KeyError as exc:
             raise BoardPolicyError(f"{where}: 缺少字段或取值无效 {exc}") from exc
@@ -118,6 +127,8 @@ def _policy_versions(path: Path, mtime: float) -> tuple[BoardPolicy, ...]:
             raise BoardPolicyError(f"{where}: effective_from 应为日期")
         if policy.threshold < 1:
             raise BoardPolicyError(f"{where}: threshold 应为正整数")
+        if policy.counts not in (COUNT_HOLES, COUNT_HOLES_AND_SAFETY_NET):
+            raise BoardPolicyError(f"{where}: counts 应为 {COUNT_HOLES} 或 {COUNT_HOLES_AND_SAFETY_NET}")
         if policy.posted_by_level >= policy.post_level:
             raise BoardPolicyError(f"{where}: posted_by 的层级应高于 post_level")
         out.append(policy)
@@ -137,11 +148,22 @@ def board_policy(on: dt.date | None = None, *, path: Path = POLICY_PATH) -> Boar
 # --- after a weave run ----------------------------------------------------------------------------
 
 
-def _holes_by_cell(level: int) -> dict[tuple[str, int], int]:
-    """People with no union per (region code prefix at `level`, group id), one GROUP BY over Coverage."""
+def _uncovered_q(policy: BoardPolicy) -> Q:
+    uncovered = Q(primary_org__isnull=True)
+    if policy.counts == COUNT_HOLES_AND_SAFETY_NET:
+        uncovered |= Q(primary_rule__in=sorted(coverage_policy(policy_date()).safety_net))
+    return uncovered
+
+
+def policy_date() -> dt.date:
+    return timezone.localdate()
+
+
+def _holes_by_cell(level: int, uncovered: Q) -> dict[tuple[str, int], int]:
+    """Uncovered people per (region code prefix at `level`, group id), one GROUP BY over Coverage."""
     n = PREFIX_LENGTH[RegionLevel(level)]
     rows = (
-        Coverage.objects.filter(primary_org__isnull=True, region__isnull=False, group__isnull=False)
+        Coverage.objects.filter(uncovered, region__isnull=False, group__isnull=False)
         .annotate(prefix=Substr("region__code", 1, n))
         .values("prefix", "group_id")
         .annotate(n=Count("pk"))
@@ -159,11 +181,12 @@ class BoardRunResult:
 
 
 @transaction.atomic
-def board_after_run(*, run: WeaveRun) -> BoardRunResult:
+def board_after_run(*, run: WeaveRun, policy: BoardPolicy | None = None) -> BoardRunResult:
     """Bring the board in line with the coverage `run` just wrote (the weave engine calls this).
 
     Guarantees, all in one transaction and set-based (one GROUP BY per region level, bulk writes):
-    - every live task's `uncovered_now` is the number of people in its cell with no union;
+    - every live task's `uncovered_now` is the number of people in its cell with no union (with
+      the policy's `counts: holes_and_safety_net`, also those only a safety-net union covers);
     - a claimed task whose federation has been created and whose cell has no hole is done, with
       `done_at` and `done_by_run = run`;
     - an open task whose cell has no hole is withdrawn;
@@ -171,7 +194,8 @@ def board_after_run(*, run: WeaveRun) -> BoardRunResult:
       open task posted by the federation the policy names (skipped where no such federation exists).
     One audit row for the run lists what was posted, done and withdrawn.
     """
-    policy = board_policy(timezone.localdate())
+    policy = policy or board_policy(policy_date())
+    uncovered = _uncovered_q(policy)
     now = timezone.now()
     live = list(
         BoardTask.objects.select_for_update()
@@ -180,7 +204,7 @@ def board_after_run(*, run: WeaveRun) -> BoardRunResult:
     )
     holes_at: dict[int, dict[tuple[str, int], int]] = {}
     for level in {policy.post_level, *(t.region.level for t in live)}:
-        holes_at[level] = _holes_by_cell(level)
+        holes_at[level] = _holes_by_cell(level, uncovered)
 
     done_ids, withdrawn_ids, changed = [], [], []
     for task in live:
@@ -212,6 +236,7 @@ def board_after_run(*, run: WeaveRun) -> BoardRunResult:
         detail={
             "policy_version": policy.version,
             "threshold": policy.threshold,
+            "counts": policy.counts,
             "posted": posted,
             "done": done_ids,
             "withdrawn": withdrawn_ids,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -16,7 +17,9 @@ from gonghui.audit.models import AuditEvent
 from gonghui.orgs.models import OccupationGroup, Org
 from gonghui.people.models import Person
 from gonghui.weave.board import (
+    COUNT_HOLES_AND_SAFETY_NET,
     BoardError,
+    BoardPolicyError,
     board_after_run,
     board_policy,
     claimer_orgs,
@@ -121,6 +124,41 @@ def test_a_claimed_task_without_its_federation_stays_claimed(board):
 
     task = BoardTask.objects.get()
     assert task.status == TaskStatus.CLAIMED and task.uncovered_now == 0
+
+
+def test_a_policy_counting_the_safety_net_posts_cells_only_a_township_union_covers(board):
+    w = board.w
+    people = add_people(w.suburb_town, board.courier, THRESHOLD, org=w.suburb_town_union)
+    Coverage.objects.filter(person__in=people).update(primary_rule="township")
+    board_after_run(run=new_run())
+    assert not BoardTask.objects.exists()  # the default policy counts holes only
+
+    policy = dataclasses.replace(board_policy(), counts=COUNT_HOLES_AND_SAFETY_NET)
+    board_after_run(run=new_run(), policy=policy)
+
+    task = BoardTask.objects.get()
+    assert (task.region, task.group, task.uncovered_now) == (w.suburb, board.courier, THRESHOLD)
+    # An industry federation becoming their primary union empties the cell under this counting too.
+    Coverage.objects.filter(person__in=people).update(primary_rule="industry")
+    board_after_run(run=new_run(), policy=policy)
+    assert BoardTask.objects.get().status == TaskStatus.WITHDRAWN
+
+
+def test_a_bad_policy_is_refused_at_load(tmp_path):
+    bad = tmp_path / "weave_board.yaml"
+    bad.write_text(
+        "issued_by: 某市总工会\nversions:\n  - effective_from: 2022-01-01\n    post_level: county\n"
+        "    threshold: 30\n    counts: everyone\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(BoardPolicyError, match="counts"):
+        board_policy(path=bad)
+    bad.write_text(
+        "issued_by: 某市总工会\nversions:\n  - effective_from: 2022-01-01\n    post_level: street\n    threshold: 3\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(BoardPolicyError, match="versions"):
+        board_policy(path=bad)
 
 
 def test_the_policy_is_dated():
