@@ -233,7 +233,7 @@ def build_city(people: int, orgs: int) -> dict[str, int]:
                 "group_id": "g.id",
                 "work_region_id": "CASE WHEN mod(i, 100) < 95 THEN v.id END",
                 "home_region_id": "CASE WHEN mod(i, 100) BETWEEN 95 AND 98 THEN v.id END",
-                "employer_id": "CASE WHEN mod(i, 20) < 7 THEN 1 + mod(i * 7919, 10000) END",
+                "employer_id": "CASE WHEN mod(i, 20) < 7 THEN 1 + mod(i::bigint * 7919, 10000) END",
             },
             f"FROM generate_series(1, {int(people)}) i "
             f"JOIN villages v ON v.n = mod(i::bigint * 2654435761, {int(n_villages)}) "
