@@ -174,7 +174,8 @@ def build_city(people: int) -> dict[str, int]:
             },
             f"FROM generate_series(1, {int(people)}) i "
             f"JOIN villages v ON v.n = mod(i::bigint * 2654435761, {int(n_villages)}) "
-            "JOIN groups g ON g.n = mod(i * 31, 10)",
+            # The group independent of the village (i / 7, not i): every cell of a village filled.
+            "JOIN groups g ON g.n = mod(i / 7, 10)",
         )
         run = WeaveRun.objects.create(status="done", people=people)
         counts["coverage"] = insert_select(

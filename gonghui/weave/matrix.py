@@ -638,23 +638,23 @@ def _member_weeks_rebuild(cursor, townships: list[str] | None) -> None:
         if "" in townships:
             region_ids.append(None)
         where = _in_list("c.region_id", region_ids, params)
-    source = f"""
-        FROM {mem} m JOIN {cov} c ON c.person_id = m.person_id LEFT JOIN {reg} r ON r.id = c.region_id
-        WHERE m.status IN ({ever_in}) AND m.joined_on IS NOT NULL AND {where}
-    """
+    # The memberships are read once (a CTE), for the week they joined and the week they left.
     cursor.execute(
         f"""
+        WITH src AS (
+            SELECT {area} AS area, c.group_id AS group_id, m.joined_on AS joined_on, m.ended_on AS ended_on
+            FROM {mem} m JOIN {cov} c ON c.person_id = m.person_id LEFT JOIN {reg} r ON r.id = c.region_id
+            WHERE m.status IN ({ever_in}) AND m.joined_on IS NOT NULL AND {where}
+        )
         INSERT INTO {weeks} (area_code, group_id, week, joined, {qn("left")})
         SELECT area, group_id, week, SUM(j), SUM(l) FROM (
-            SELECT {area} AS area, c.group_id AS group_id, {_week_sql("m.joined_on")} AS week, 1 AS j, 0 AS l
-            {source}
+            SELECT area, group_id, {_week_sql("joined_on")} AS week, 1 AS j, 0 AS l FROM src
             UNION ALL
-            SELECT {area}, c.group_id, {_week_sql("m.ended_on")}, 0, 1
-            {source} AND m.ended_on IS NOT NULL
+            SELECT area, group_id, {_week_sql("ended_on")}, 0, 1 FROM src WHERE ended_on IS NOT NULL
         ) x
         GROUP BY area, group_id, week
         """,
-        [*ever, *params, *ever, *params],
+        [*ever, *params],
     )
     # Counties from townships, then cities from counties: sums of a few thousand rows at most.
     for length, child in zip(AREA_LEVELS[1:], AREA_LEVELS, strict=False):
