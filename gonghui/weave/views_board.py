@@ -23,7 +23,7 @@ TASKS_PER_PAGE = 50
 class ClaimForm(forms.Form):
     org = forms.ModelChoiceField(queryset=None, label=gettext_lazy("Claiming union"), empty_label=None)
     promised_on = forms.DateField(
-        label=gettext_lazy("Promised date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Promised date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
     def __init__(self, *args, orgs, **kwargs):

@@ -39,9 +39,11 @@ class ContactForm(forms.Form):
 class CampaignForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
     starts_on = forms.DateField(
-        label=gettext_lazy("Starts on"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Starts on"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    ends_on = forms.DateField(label=gettext_lazy("Ends on"), widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(
+        label=gettext_lazy("Ends on"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     target = forms.IntegerField(label=gettext_lazy("Target (new members)"), min_value=1)
 
 

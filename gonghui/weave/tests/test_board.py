@@ -396,6 +396,9 @@ def test_claim_and_create_through_the_pages(posted, client):
     login(client, w.district_user)
     page = client.get(reverse("weave_board_task", args=[task.pk]))
     assert page.status_code == 200 and page.context["can_claim"] and not page.context["can_withdraw"]
+    # The date field proposes the policy's promise period, in the form a date input reads.
+    proposed = in_days(board_policy().promise_days).isoformat()
+    assert f'type="date" name="promised_on" value="{proposed}"' in page.content.decode()
     # A union the viewer may not claim for is not a choice of the form.
     refused = client.post(
         reverse("weave_board_claim", args=[task.pk]),

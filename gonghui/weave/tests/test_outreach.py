@@ -407,6 +407,8 @@ def test_campaign_pages(o, client, django_assert_max_num_queries):
     w = o.w
     client.force_login(w.district_user)
     today = timezone.localdate()
+    form = client.get(reverse("weave_campaigns", args=[w.suburb_fed.pk])).content.decode()
+    assert f'type="date" name="starts_on" value="{today.isoformat()}"' in form
     response = client.post(
         reverse("weave_campaigns", args=[w.suburb_fed.pk]),
         {
