@@ -604,3 +604,25 @@ def test_it_remembers_the_last_four_of_a_person_known_without_an_id_number():
     )
     row = BatchRow.objects.get(batch=later.batch)
     assert row.person_id == person.pk and row.status in (RowStatus.LINKED, RowStatus.REVIEW)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_refuses_rows_naming_a_person_that_does_not_exist_and_leaves_nothing(monkeypatch):
+    # The rows' foreign keys are checked set-based on PostgreSQL (triggers off during the COPY)
+    # and row by row elsewhere: either way a dangling key fails the batch and writes nothing.
+    from django.db import IntegrityError, connection
+
+    do_import(census_csv([LI]))
+    before = counts()
+    monkeypatch.setattr(services._Writer, "_row_person", lambda self, res, cluster_people: 10**12)
+    with pytest.raises(IntegrityError):
+        do_import(census_csv([ZHANG, WANG]), file_name="悬空.csv")
+    assert counts() == before
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'census_batchrow'::regclass AND tgenabled <> 'O'"
+            )
+            assert cursor.fetchone()[0] == 0  # no trigger left switched off
+    monkeypatch.undo()
+    assert do_import(census_csv([ZHANG, WANG]), file_name="悬空.csv").batch.rows_total == 2
