@@ -373,3 +373,28 @@ class PracticeSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trade_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class JudgeScore(models.Model):
+    """One judge's practical score for one finalist at the finals; every judge's score is kept."""
+
+    registration = models.ForeignKey(
+        Registration, verbose_name=_("registration"), on_delete=models.CASCADE, related_name="judge_scores"
+    )
+    judge = models.CharField(_("judge"), max_length=100)
+    score = models.DecimalField(_("score"), max_digits=5, decimal_places=2)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["registration", "judge"]
+        verbose_name = _("judge's score")
+        verbose_name_plural = _("judges' scores")
+        constraints = [
+            models.UniqueConstraint(fields=["registration", "judge"], name="judge_score_once"),
+            models.CheckConstraint(
+                condition=models.Q(score__gte=0, score__lte=100), name="judge_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registration_id} {self.judge} {self.score}"

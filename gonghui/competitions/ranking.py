@@ -134,6 +134,7 @@ def preliminary_results(trade: Trade, tie_rule: tuple[str, ...]) -> list[Prelimi
 
 
 RESULT_COLUMNS = ["名次", "准考证号", "姓名", "工作单位", "理论成绩", "用时（分钟）", "进入决赛"]
+FINAL_COLUMNS = ["名次", "准考证号", "姓名", "工作单位", "理论（百分制）", "实操", "总成绩", "奖励"]
 
 
 def results_xlsx(contest) -> bytes:
@@ -144,7 +145,8 @@ def results_xlsx(contest) -> bytes:
 
     from .policy import contest_policy
 
-    tie_rule = contest_policy(contest.policy_file).tie_rule if contest.policy_file else ("total_desc",)
+    policy = contest_policy(contest.policy_file) if contest.policy_file else None
+    tie_rule = policy.tie_rule if policy else ("total_desc",)
     book = Workbook()
     book.remove(book.active)
     for trade in contest.trades.all():
@@ -162,6 +164,106 @@ def results_xlsx(contest) -> bytes:
                     "是" if r.advances else "否",
                 ]
             )
+        finals = final_results(trade, policy) if policy else []
+        if any(r.total is not None for r in finals):
+            sheet = book.create_sheet(title=f"{trade.name[:28]}决赛")
+            sheet.append(FINAL_COLUMNS)
+            for r in finals:
+                sheet.append(
+                    [r.rank, r.ticket, r.name, r.enterprise, float(r.theory),
+                     float(r.practical) if r.practical is not None else None,
+                     float(r.total) if r.total is not None else None,
+                     "；".join(a.name + (f" {a.amount:,.0f} 元" if a.amount else "") for a in r.awards)]
+                )  # fmt: skip
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def is_finalist(registration) -> bool:
+    """Whether the registration advanced from the preliminary (by its trade's rule and the policy's tie rule)."""
+    from .policy import contest_policy
+
+    trade = registration.trade
+    tie_rule = (
+        contest_policy(trade.contest.policy_file).tie_rule if trade.contest.policy_file else ("total_desc",)
+    )
+    return any(
+        r.registration_id == registration.pk and r.advances for r in preliminary_results(trade, tie_rule)
+    )
+
+
+def practical_score(scores: list[Decimal]) -> Decimal | None:
+    """The judges' mean; with five or more judges the highest and the lowest are dropped first."""
+    if not scores:
+        return None
+    kept = sorted(scores)[1:-1] if len(scores) >= 5 else list(scores)
+    return (sum(kept, Decimal(0)) / len(kept)).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class FinalResult:
+    registration_id: int
+    ticket: str
+    name: str
+    enterprise: str
+    theory: Decimal  # the preliminary score as a percentage of the paper's points
+    practical: Decimal | None
+    total: Decimal | None
+    rank: int | None
+    awards: tuple[Award, ...]
+
+
+def final_results(trade: Trade, policy: ContestPolicy) -> list[FinalResult]:
+    """The finalists of a trade ranked on total = theory x weight + practical x weight, with their awards.
+
+    Theory is the preliminary score as a percentage of the paper's points; practical is the judges'
+    mean (`practical_score`). A finalist without practical scores is listed unranked, with no award.
+    """
+    from .models import JudgeScore
+
+    finalists = [r for r in preliminary_results(trade, policy.tie_rule) if r.advances]
+    papers = dict(
+        Attempt.objects.filter(registration_id__in=[f.registration_id for f in finalists]).values_list(
+            "registration_id", "paper__total_points"
+        )
+    )
+    judged: dict[int, list[Decimal]] = {}
+    for registration_id, score in JudgeScore.objects.filter(
+        registration_id__in=[f.registration_id for f in finalists]
+    ).values_list("registration_id", "score"):
+        judged.setdefault(registration_id, []).append(score)
+    entries, rows = [], {}
+    for f in finalists:
+        theory = (f.score / papers[f.registration_id] * 100).quantize(Decimal("0.01"))
+        practical = practical_score(judged.get(f.registration_id, []))
+        total = None
+        if practical is not None:
+            total = (theory * trade.theory_weight + practical * trade.practical_weight).quantize(
+                Decimal("0.01")
+            )
+            entries.append(
+                Entry(
+                    f.registration_id, total, theory=theory, practical=practical, theory_duration=f.duration
+                )
+            )
+        rows[f.registration_id] = (f, theory, practical, total)
+    ranked = {r.entry.registration_id: r.rank for r in rank_entries(entries, policy.tie_rule)}
+    results = []
+    for registration_id, (f, theory, practical, total) in rows.items():
+        rank = ranked.get(registration_id)
+        results.append(
+            FinalResult(
+                registration_id=registration_id,
+                ticket=f.ticket,
+                name=f.name,
+                enterprise=f.enterprise,
+                theory=theory,
+                practical=practical,
+                total=total,
+                rank=rank,
+                awards=tuple(policy.awards_for_rank(rank)) if rank else (),
+            )
+        )
+    results.sort(key=lambda r: (r.rank is None, r.rank or 0, r.ticket))
+    return results

@@ -23,6 +23,7 @@ from .models import (
     BlueprintRow,
     Contest,
     Difficulty,
+    JudgeScore,
     Paper,
     Question,
     QuestionType,
@@ -283,3 +284,29 @@ def registration_apply(
         ip=ip,
     )
     return registration
+
+
+@transaction.atomic
+def judge_score_record(*, registration: Registration, judge: str, score: Decimal, actor: Any | None = None):
+    """Record one judge's practical score (0-100) for a finalist; a judge scores a finalist once."""
+    from .ranking import is_finalist
+
+    judge = (judge or "").strip()
+    if not judge:
+        raise ContestError("请填写评委")
+    if not Decimal(0) <= score <= Decimal(100):
+        raise ContestError(f"评分 {score} 应在 0 到 100 之间")
+    if not is_finalist(registration):
+        raise ContestError(f"准考证号 {registration.ticket} 的选手未进入决赛")
+    try:
+        with transaction.atomic():
+            row = JudgeScore.objects.create(registration=registration, judge=judge, score=score)
+    except IntegrityError:
+        raise ContestError(f"评委 {judge} 已为准考证号 {registration.ticket} 的选手评分") from None
+    audit_record(
+        actor=actor,
+        action="contest.judge_score",
+        target=registration,
+        detail={"judge": judge, "score": str(score)},
+    )
+    return row

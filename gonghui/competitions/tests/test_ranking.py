@@ -104,3 +104,56 @@ def test_cli_writes_the_results_ranked(fitter, tmp_path):
         (1, regs[1].ticket, 8, 20),
         (2, regs[0].ticket, 8, 30),
     ]
+
+
+def test_practical_scores_drop_the_highest_and_lowest_with_five_judges_or_more():
+    from gonghui.competitions.ranking import practical_score
+
+    assert practical_score([D(90), D(80), D(70), D(60)]) == D("75.00")
+    assert practical_score([D(100), D(90), D(80), D(70), D(10)]) == D("80.00")
+    assert practical_score([]) is None
+
+
+def test_finals_rank_on_weighted_totals_and_awards_come_from_the_policy(fitter, tmp_path):
+    import pytest
+
+    from gonghui.competitions.models import JudgeScore
+    from gonghui.competitions.ranking import final_results
+    from gonghui.competitions.services import ContestError, judge_score_record
+
+    regs = build(fitter) + register(fitter, 2, start=10)  # papers worth 12 points
+    now = fitter.contest.preliminary_opens + dt.timedelta(hours=1)
+    for reg, score in zip(regs, (12, 9, 6, 3), strict=True):
+        attempt_start(registration=reg, now=now)
+        _finish(reg, score, now)
+    fitter.finalist_quota = 3
+    fitter.save()
+    with pytest.raises(ContestError, match="未进入决赛"):
+        judge_score_record(registration=regs[3], judge="评委甲", score=D(99))
+    # theory 100 / 75 / 50 %; practical by five judges (trimmed) / two / none yet
+    for judge, score in zip("甲乙丙丁戊", (60, 70, 80, 90, 100), strict=True):
+        judge_score_record(registration=regs[0], judge=f"评委{judge}", score=D(score))
+    judge_score_record(registration=regs[1], judge="评委甲", score=D(95))
+    call_command(
+        "contest", "judge-score", "--contest", "jilin-2021", "--ticket", regs[1].ticket, "--judge", "评委乙",
+        "--score", "85", stdout=io.StringIO(),
+    )  # fmt: skip
+    with pytest.raises(ContestError, match="评委甲 已为"):
+        judge_score_record(registration=regs[1], judge="评委甲", score=D(10))
+    with pytest.raises(ContestError, match="0 到 100"):
+        judge_score_record(registration=regs[2], judge="评委甲", score=D(101))
+    assert JudgeScore.objects.count() == 7
+
+    results = {r.registration_id: r for r in final_results(fitter, JILIN)}
+    first, second, pending = results[regs[0].pk], results[regs[1].pk], results[regs[2].pk]
+    assert (first.theory, first.practical, first.total) == (D(100), D(80), D("86.00"))  # 100x0.3 + 80x0.7
+    assert (second.theory, second.practical, second.total) == (D(75), D(90), D("85.50"))  # 75x0.3 + 90x0.7
+    assert (first.rank, second.rank, pending.rank) == (1, 2, None)
+    assert [a.name for a in first.awards][:2] == ["吉林省五一劳动奖章", "吉林省技术能手"]
+    assert [a.amount for a in second.awards if a.kind == "cash"] == [D(8000)]
+    assert pending.awards == () and regs[3].pk not in results
+    out = tmp_path / "results.xlsx"
+    call_command("contest", "results", str(out), "--contest", "jilin-2021", stdout=io.StringIO())
+    finals = [[c.value for c in row] for row in load_workbook(out)["钳工决赛"].iter_rows(min_row=2)]
+    assert [(r[0], r[6]) for r in finals] == [(1, 86), (2, 85.5), (None, None)]
+    assert "吉林省五一劳动奖章" in finals[0][7] and "8,000 元" in finals[1][7]

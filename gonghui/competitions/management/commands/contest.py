@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from gonghui.lib.cli import AreaCommand, UsageError
@@ -10,10 +11,10 @@ from gonghui.orgs.models import Org
 
 from ...bank import FORMATS, bank_export, bank_import
 from ...exam import attempts_close_overdue
-from ...models import Contest, Trade
+from ...models import Contest, Registration, Trade
 from ...papers import papers_generate
 from ...ranking import results_xlsx
-from ...services import contest_setup_from_policy
+from ...services import contest_setup_from_policy, judge_score_record
 
 
 def _setup_arguments(parser):
@@ -59,6 +60,13 @@ def _results_arguments(parser):
     parser.add_argument("--contest", required=True, metavar="CODE")
 
 
+def _judge_arguments(parser):
+    parser.add_argument("--contest", required=True, metavar="CODE")
+    parser.add_argument("--ticket", required=True, help="the finalist's admission ticket number")
+    parser.add_argument("--judge", required=True, help="the judge's name")
+    parser.add_argument("--score", required=True, help="0 to 100")
+
+
 class Command(AreaCommand):
     help = "Skills competitions: set up from a policy, import and export question banks."
     verbs = {
@@ -86,6 +94,11 @@ class Command(AreaCommand):
             "Write the preliminary results of a contest (ranked, with advancement to the finals) as .xlsx.",
             _results_arguments,
             "results",
+        ),
+        "judge-score": (
+            "Record one judge's practical score (0-100) for a finalist at the finals.",
+            _judge_arguments,
+            "judge_score",
         ),
         "close-overdue": (
             "Close every preliminary attempt past its deadline, scored on its last saved answers.",
@@ -142,3 +155,14 @@ class Command(AreaCommand):
         except OSError as exc:
             raise UsageError(f"无法写入 {out}：{exc.strerror or exc}") from None
         self.stdout.write(f"{out}：{found.trades.count()} 个工种")
+
+    def judge_score(self, *, contest: str, ticket: str, judge: str, score: str, **options):
+        registration = Registration.objects.filter(trade__contest__code=contest, ticket=ticket).first()
+        if registration is None:
+            raise UsageError(f"竞赛 {contest} 没有准考证号 {ticket}")
+        try:
+            value = Decimal(score)
+        except InvalidOperation:
+            raise UsageError(f"评分 {score} 不是数字") from None
+        judge_score_record(registration=registration, judge=judge, score=value)
+        self.stdout.write(f"{ticket}\t{judge}\t{value}")
