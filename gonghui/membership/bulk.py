@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.utils import timezone
 from gonghui.accounts.selectors import viewer_scope
 from gonghui.audit.services import audit_record
 from gonghui.orgs.models import Org, OrgStatus
+from gonghui.people.models import ConsentRecord
 
 from . import numbering
 from .models import Channel, MemberNumber, Membership, MembershipEvent, MembershipStatus
@@ -73,6 +75,33 @@ def _analyze(*models) -> None:
         cursor.execute("ANALYZE " + ", ".join(_quote(model._meta.db_table) for model in models))
 
 
+def _foreign_keys_checked(model, *, after_id: int):
+    """Rows of `model` with an id above `after_id` get their foreign keys checked once per key
+    (set-based) instead of one query per row and key at COMMIT (PostgreSQL, superuser role).
+
+    The census write's helper, reused rather than copied (it belongs in gonghui.lib; it stays in
+    census/services.py while its owner works on that file). It switches the table's triggers off
+    inside our transaction only, holding a SHARE ROW EXCLUSIVE lock on the table until commit.
+    """
+    from gonghui.census.services import _foreign_keys_checked_set_based
+
+    return _foreign_keys_checked_set_based(model, "r.id > %s", [after_id])
+
+
+def _flush_deferred_checks() -> None:
+    """Run the foreign-key checks this transaction has deferred so far (PostgreSQL): a table with
+    pending trigger events cannot have its triggers switched off, e.g. after a single approval
+    earlier in the same transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _last_id(model) -> int:
+    return model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
 def _sql(queryset: QuerySet) -> tuple[str, tuple]:
     return queryset.query.sql_with_params()
 
@@ -102,7 +131,6 @@ def membership_enrol_batch(
     """
     from gonghui.census.models import BatchRow, RowStatus
     from gonghui.people.consent import consent_text
-    from gonghui.people.services import consent_record_bulk
     from gonghui.weave.models import Coverage
 
     _check_authority(by, union, "为该工会集中入会")
@@ -155,6 +183,54 @@ def membership_enrol_batch(
     taken_params = [S.PENDING, S.ACTIVE, batch_id]
     candidates = _quote(f"membership_enrol_{batch_id}")
     _analyze(Membership, BatchRow, Coverage)
+    _flush_deferred_checks()
+    with ExitStack() as checks:
+        checks.enter_context(_foreign_keys_checked(Membership, after_id=before))
+        checks.enter_context(_foreign_keys_checked(MembershipEvent, after_id=_last_id(MembershipEvent)))
+        checks.enter_context(_foreign_keys_checked(ConsentRecord, after_id=_last_id(ConsentRecord)))
+        _enrol_insert(
+            result,
+            batch_id,
+            by,
+            union,
+            candidates,
+            placed,
+            placed_params,
+            taken,
+            taken_params,
+            now,
+            now_db,
+            before,
+            version,
+            items,
+            channel,
+            reason,
+        )
+    _audit_enrol(by, union, result)
+    return result
+
+
+def _enrol_insert(
+    result,
+    batch_id,
+    by,
+    union,
+    candidates,
+    placed,
+    placed_params,
+    taken,
+    taken_params,
+    now,
+    now_db,
+    before,
+    version,
+    items,
+    channel,
+    reason,
+) -> None:
+    from gonghui.people.services import consent_record_bulk
+
+    m = _quote(Membership._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*) FROM ({placed}) p WHERE p.org_id IS NULL AND {taken}",
@@ -190,8 +266,7 @@ def membership_enrol_batch(
     result.enrolled = new.count()
     result.already = result.people - result.enrolled - result.unplaced
     if not result.enrolled:
-        _audit_enrol(by, union, result)
-        return result
+        return
 
     e = _quote(MembershipEvent._meta.db_table)
     new_sql, new_params = _sql(new.values("pk"))
@@ -226,8 +301,6 @@ def membership_enrol_batch(
         .values_list("org__code", "n")
         .order_by()
     }
-    _audit_enrol(by, union, result)
-    return result
 
 
 def _consent_items(version: str) -> list:
@@ -306,24 +379,42 @@ def _approve_set(pending: QuerySet[Membership], *, by: Any, reason: str, scope_n
     for org in Org.objects.filter(pk__in=per_org):
         plan = numbering.plan_for(org, today)
         groups[(plan.prefix, plan.rule.digits, plan.issuer.pk, plan.rule.label)].append(org.pk)
+    # Every range is reserved before the tables are locked for the set-based key checks, so a
+    # single approval holding a counter never waits on us while we wait on it.
+    reserved = []
     for (prefix, digits, issuer_id, rule_label), org_ids in sorted(groups.items()):
         wanted = sum(per_org[pk] for pk in org_ids)
-        start = numbering.reserve(prefix, wanted, digits)
-        done = _number_group(
-            candidates.filter(org_id__in=org_ids),
-            prefix=prefix,
-            digits=digits,
-            start=start,
-            wanted=wanted,
-            now=now,
-            today=today,
-            by=by,
+        reserved.append(
+            (
+                prefix,
+                digits,
+                issuer_id,
+                rule_label,
+                org_ids,
+                wanted,
+                numbering.reserve(prefix, wanted, digits),
+            )
         )
-        first = numbering.format_number(prefix, start, digits)
-        last = numbering.format_number(prefix, start + wanted - 1, digits)
-        _record_group(prefix, digits, first, last, issuer_id, rule_label, by, now, reason)
-        result.approved += done
-        result.ranges.append((first, last))
+    _flush_deferred_checks()
+    with ExitStack() as checks:
+        checks.enter_context(_foreign_keys_checked(MemberNumber, after_id=_last_id(MemberNumber)))
+        checks.enter_context(_foreign_keys_checked(MembershipEvent, after_id=_last_id(MembershipEvent)))
+        for prefix, digits, issuer_id, rule_label, org_ids, wanted, start in reserved:
+            _approve_group(
+                result,
+                candidates,
+                org_ids,
+                prefix,
+                digits,
+                issuer_id,
+                rule_label,
+                wanted,
+                start,
+                now,
+                today,
+                by,
+                reason,
+            )
     audit_record(
         actor=by,
         action="membership.approve_bulk",
@@ -336,6 +427,26 @@ def _approve_set(pending: QuerySet[Membership], *, by: Any, reason: str, scope_n
         },
     )
     return result
+
+
+def _approve_group(
+    result, candidates, org_ids, prefix, digits, issuer_id, rule_label, wanted, start, now, today, by, reason
+) -> None:
+    done = _number_group(
+        candidates.filter(org_id__in=org_ids),
+        prefix=prefix,
+        digits=digits,
+        start=start,
+        wanted=wanted,
+        now=now,
+        today=today,
+        by=by,
+    )
+    first = numbering.format_number(prefix, start, digits)
+    last = numbering.format_number(prefix, start + wanted - 1, digits)
+    _record_group(prefix, digits, first, last, issuer_id, rule_label, by, now, reason)
+    result.approved += done
+    result.ranges.append((first, last))
 
 
 def _number_group(

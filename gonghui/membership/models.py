@@ -37,8 +37,10 @@ class Membership(models.Model):
     person = models.ForeignKey(
         Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="memberships"
     )
+    # No index of its own: the (org, status) index below serves lookups by union. Bulk enrolment and
+    # approval write every index of this table per row, so it carries only those that queries use.
     org = models.ForeignKey(
-        Org, verbose_name=_("union"), on_delete=models.PROTECT, related_name="memberships"
+        Org, verbose_name=_("union"), on_delete=models.PROTECT, related_name="memberships", db_index=False
     )
     status = models.CharField(
         _("status"), max_length=20, choices=MembershipStatus.choices, default=MembershipStatus.PENDING
@@ -47,10 +49,9 @@ class Membership(models.Model):
     # row and on the new one. Uniqueness is held by MemberNumber (a number is issued to one person,
     # never again) and by the partial constraint below (no two active memberships share a number).
     # NULL (not "") until approval: "no number yet" must not collide in the partial unique index.
-    member_no = models.CharField(  # noqa: DJ001
-        _("member number"), max_length=40, null=True, blank=True, db_index=True
-    )
-    joined_on = models.DateField(_("joined on"), null=True, blank=True, db_index=True)
+    # Found through MemberNumber (unique) or the partial unique index of active numbers.
+    member_no = models.CharField(_("member number"), max_length=40, null=True, blank=True)  # noqa: DJ001
+    joined_on = models.DateField(_("joined on"), null=True, blank=True)
     ended_on = models.DateField(_("ended on"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.ONLINE)
     consent_version = models.CharField(_("consent text version"), max_length=40, blank=True)
@@ -63,6 +64,7 @@ class Membership(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     reject_reason = models.CharField(_("reason for rejection"), max_length=300, blank=True)
     source_batch_id = models.BigIntegerField(_("census batch"), null=True, blank=True)
@@ -73,6 +75,7 @@ class Membership(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
