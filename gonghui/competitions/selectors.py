@@ -100,3 +100,39 @@ def contest_progress(*, viewer: Any, contest: Contest) -> list[TradeProgress]:
         )
         for code, name, registered, enterprises, papers, started, in_progress, finished, average in rows
     ]
+
+
+@dataclass(frozen=True)
+class ContestStatistics:
+    """The figures a contest reports publicly (as the newspaper did for Jilin): counts only, no one named."""
+
+    registrations: int
+    enterprises: int
+    practice_sessions: int
+    preliminary_candidates: int
+    finalists: int
+    average_preliminary: Decimal | None
+
+
+def contest_statistics(contest: Contest) -> ContestStatistics:
+    """Public totals of a contest: registrations, enterprises, practice sessions, preliminary candidates, finalists."""
+    from .models import Attempt, PracticeSession, Registration
+    from .policy import contest_policy
+    from .ranking import preliminary_results
+
+    registrations = Registration.objects.filter(trade__contest=contest)
+    finished = Attempt.objects.filter(registration__trade__contest=contest, status__in=_FINISHED)
+    tie_rule = contest_policy(contest.policy_file).tie_rule if contest.policy_file else ("total_desc",)
+    finalists = 0
+    if finished.exists():
+        for trade in contest.trades.all():
+            finalists += sum(1 for r in preliminary_results(trade, tie_rule) if r.advances)
+    average = finished.aggregate(a=Avg("score"))["a"]
+    return ContestStatistics(
+        registrations=registrations.count(),
+        enterprises=registrations.values("enterprise_name").distinct().count(),
+        practice_sessions=PracticeSession.objects.filter(trade__contest=contest).count(),
+        preliminary_candidates=finished.count(),
+        finalists=finalists,
+        average_preliminary=Decimal(str(average)).quantize(Decimal("0.01")) if average is not None else None,
+    )

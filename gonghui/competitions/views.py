@@ -56,9 +56,13 @@ BANK_PER_PAGE = 20
 
 @require_GET
 def contests_index(request):
-    contests = (
-        Contest.objects.select_related("organiser").prefetch_related("trades").order_by("-preliminary_opens")
+    contests = list(
+        Contest.objects.select_related("organiser")
+        .prefetch_related("trades")
+        .order_by("-preliminary_opens")[:20]
     )
+    for contest in contests:
+        contest.statistics = selectors.contest_statistics(contest)
     return render(request, "competitions/index.html", {"contests": contests})
 
 

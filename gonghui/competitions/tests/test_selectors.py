@@ -41,3 +41,35 @@ def test_staff_see_progress_of_contests_organised_in_their_subtree_only(
     client.force_login(world.sibling_user, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get(url).status_code == 404
     assert client.get(reverse("contest_progress", args=["no-such-contest"])).status_code == 404
+
+
+def test_public_statistics_count_what_the_newspaper_reported(client, fitter):
+    from gonghui.competitions.models import Attempt, AttemptStatus, PracticeSession
+    from gonghui.competitions.selectors import contest_statistics
+
+    contest = fitter.contest
+    empty = contest_statistics(contest)
+    assert (empty.registrations, empty.finalists, empty.average_preliminary) == (0, 0, None)
+    reg, other = build(fitter)
+    PracticeSession.objects.create(trade=fitter, registration=reg, shown=[1])
+    PracticeSession.objects.create(trade=fitter, registration=other, shown=[2])
+    now = contest.preliminary_opens + dt.timedelta(hours=1)
+    for registration, score in ((reg, 10), (other, 6)):
+        attempt = attempt_start(registration=registration, now=now)
+        Attempt.objects.filter(pk=attempt.pk).update(
+            status=AttemptStatus.SUBMITTED,
+            score=Decimal(score),
+            correct=0,
+            submitted_at=now + dt.timedelta(minutes=9),
+        )
+    fitter.finalist_quota = 1
+    fitter.save()
+    stats = contest_statistics(contest)
+    assert (stats.registrations, stats.enterprises, stats.practice_sessions) == (2, 1, 2)
+    assert (stats.preliminary_candidates, stats.finalists, stats.average_preliminary) == (
+        2,
+        1,
+        Decimal("8.00"),
+    )
+    page = client.get(reverse("contests_index")).content.decode()
+    assert '<div class="stat-value">8.00</div>' in page
