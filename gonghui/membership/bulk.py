@@ -28,7 +28,7 @@ from gonghui.people.models import ConsentRecord
 
 from . import numbering
 from .models import Channel, MemberNumber, Membership, MembershipEvent, MembershipStatus
-from .services import GRASSROOTS_KINDS, MembershipError, _check_authority
+from .services import GRASSROOTS_KINDS, MembershipError, _check_authority, coverage_refresh_on_commit
 
 S = MembershipStatus
 
@@ -447,6 +447,13 @@ def _approve_group(
     _record_group(prefix, digits, first, last, issuer_id, rule_label, by, now, reason)
     result.approved += done
     result.ranges.append((first, last))
+    coverage_refresh_on_commit(
+        list(
+            MemberNumber.objects.filter(number__gte=first, number__lte=last).values_list(
+                "person_id", flat=True
+            )
+        )
+    )
 
 
 def _number_group(

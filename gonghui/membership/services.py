@@ -172,6 +172,23 @@ def _record(membership: Membership, from_status: str, to_status: str, by: Any, r
     )
 
 
+def coverage_refresh_on_commit(person_ids: list[int]) -> None:
+    """The weave's contract: after a membership change commits, its coverage cells and weekly member
+    counts are brought up to date for those people (`weave.matrix.cells_refresh_members`).
+
+    Robust: a failure there is logged and does not undo the membership change already committed
+    (a weave run or `gonghui weave coverage --refresh-members` catches up)."""
+    if not person_ids:
+        return
+
+    def refresh() -> None:
+        from gonghui.weave.matrix import cells_refresh_members
+
+        cells_refresh_members(person_ids=person_ids)
+
+    transaction.on_commit(refresh, robust=True)
+
+
 def _move(membership: Membership, to_status: str, *, by: Any, reason: str = "", **fields: Any) -> Membership:
     """The one place a membership's status changes: checked against TRANSITIONS, conditional, recorded."""
     from_status = membership.status
@@ -204,6 +221,8 @@ def _move(membership: Membership, to_status: str, *, by: Any, reason: str = "", 
     for key, value in values.items():
         setattr(membership, key, value)
     _record(membership, from_status, to_status, by, reason)
+    if S.ACTIVE in (from_status, to_status):
+        coverage_refresh_on_commit([membership.person_id])
     return membership
 
 
@@ -470,6 +489,7 @@ def _transfer_move(old: Membership, to_org: Org, *, by: Any, reason: str) -> Mem
     )
     new.save(force_insert=True)
     _record(new, "", S.ACTIVE, by, f"转自 {old.org.name}：{reason}".rstrip("："), number_kept=keep)
+    coverage_refresh_on_commit([new.person_id])
     return new
 
 

@@ -272,3 +272,33 @@ def test_the_queue_counts_overdue_after_three_working_days(unions, world):
         overdue = selectors.approval_queue(viewer=world.district_user, overdue_only=True, today=today)
         assert overdue.exists() == (waited > 3)
     assert not selectors.approval_queue(viewer=world.sibling_user).exists()
+
+
+def test_membership_changes_refresh_the_weaves_counts_on_commit(
+    unions, world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from gonghui.weave import matrix
+
+    refreshed: list[list[int]] = []
+    monkeypatch.setattr(
+        matrix, "cells_refresh_members", lambda *, person_ids=None: refreshed.append(list(person_ids))
+    )
+    person = PersonFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        m = membership_apply(person=person, org=unions.town, channel="online")
+    assert refreshed == []  # a pending application changes no count
+    with django_capture_on_commit_callbacks(execute=True):
+        membership_approve(membership=m, by=world.city_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        membership_transfer(membership=m, to_org=unions.street, by=world.city_user)
+    assert refreshed == [[person.pk], [person.pk], [person.pk]]
+
+
+def test_the_real_refresh_runs_after_an_approval_without_a_weave_run(
+    unions, world, django_capture_on_commit_callbacks
+):
+    m = membership_apply(person=PersonFactory(), org=unions.town, channel="online")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        membership_approve(membership=m, by=world.city_user)
+    assert len(callbacks) == 1
+    callbacks[0]()  # not robust here: an error would fail the test
