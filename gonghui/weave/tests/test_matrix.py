@@ -28,6 +28,9 @@ from gonghui.weave.matrix import (
     member_trend,
 )
 from gonghui.weave.models import Coverage, CoverageCell, MemberWeek, RunStatus, WeaveRun
+from gonghui.weave.tests import weave_scenario
+
+weave_city = weave_scenario.weave_city  # the fixture (a small woven city)
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 
@@ -549,3 +552,28 @@ def test_cli_refreshes_members_when_asked(net):
     )
     courier = [r["members"] for rows in (stale, fresh) for r in rows if r["code"] == "courier"]
     assert courier == ["1", "2"]
+
+
+# --- with the weave engine --------------------------------------------------------------------------
+
+
+def test_the_matrix_sums_the_cells_a_weave_run_writes(weave_city, client):
+    from gonghui.weave.services import weave_run
+
+    w = weave_city.world
+    weave_run(trigger="test")
+    m = coverage_matrix(viewer=w.city_user, region=w.city)
+    placed = Coverage.objects.filter(region__code__startswith="2308")
+    assert counts(m.totals) == (
+        placed.count(),
+        Membership.objects.filter(status="active", person__coverage__in=placed).count(),
+        placed.filter(primary_org__isnull=False).count(),
+        placed.filter(primary_org__isnull=True).count(),
+        placed.filter(n_covering__gt=1).count(),
+    )
+    assert m.totals.people > 0
+    # 郊区 staff see 郊区's part of it; 前进区 staff are refused it.
+    suburb = coverage_matrix(viewer=w.district_user, region=w.suburb)
+    assert suburb.totals.people == placed.filter(region__code__startswith="230811").count()
+    client.force_login(w.sibling_user)
+    assert client.get(reverse("weave_matrix"), {"region": w.suburb.code}).status_code == 404
