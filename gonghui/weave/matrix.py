@@ -575,20 +575,9 @@ def cells_refresh_members(*, person_ids: Iterable[int] | None = None) -> int:
     """
     cell = CoverageCell._meta.db_table
     cov = Coverage._meta.db_table
-    if person_ids is None:
-        region_ids = None
-        townships = None
-    else:
-        ids = list({int(i) for i in person_ids})
-        region_ids = list(
-            Coverage.objects.filter(person_id__in=ids).values_list("region_id", flat=True).distinct()
-        )
-        if not region_ids:
-            return 0
-        codes = Region.objects.filter(pk__in=[r for r in region_ids if r is not None]).values_list(
-            "code", flat=True
-        )
-        townships = sorted({code[:AREA_LENGTH] for code in codes} | ({""} if None in region_ids else set()))
+    region_ids, townships = _places_of(person_ids)
+    if region_ids == []:
+        return 0
     now = timezone.now()
     cell_params: list = []
     cov_params: list = []
@@ -615,6 +604,35 @@ def cells_refresh_members(*, person_ids: Iterable[int] | None = None) -> int:
         )
         _member_weeks_rebuild(cursor, townships)
     return recomputed
+
+
+def _places_of(person_ids: Iterable[int] | None) -> tuple[list | None, list[str] | None]:
+    """The regions (ids) and township areas the people are counted in; (None, None) for everyone."""
+    if person_ids is None:
+        return None, None
+    ids = list({int(i) for i in person_ids})
+    region_ids = list(
+        Coverage.objects.filter(person_id__in=ids).values_list("region_id", flat=True).distinct()
+    )
+    codes = Region.objects.filter(pk__in=[r for r in region_ids if r is not None]).values_list(
+        "code", flat=True
+    )
+    townships = sorted({code[:AREA_LENGTH] for code in codes} | ({""} if None in region_ids else set()))
+    return region_ids, townships
+
+
+@transaction.atomic
+def member_weeks_refresh(*, person_ids: Iterable[int] | None = None) -> None:
+    """Only the `MemberWeek` rows (all, or of the townships those people are counted in), set-based.
+
+    For a caller that has just written the cells' members itself (a weave run counts them in its
+    INSERT ... SELECT): the weekly rows follow the region each person is now counted in.
+    """
+    region_ids, townships = _places_of(person_ids)
+    if region_ids == []:
+        return
+    with connection.cursor() as cursor:
+        _member_weeks_rebuild(cursor, townships)
 
 
 def _member_weeks_rebuild(cursor, townships: list[str] | None) -> None:

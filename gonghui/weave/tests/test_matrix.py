@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -26,6 +26,7 @@ from gonghui.weave.matrix import (
     drive_policy,
     matrix_people,
     member_trend,
+    member_weeks_refresh,
 )
 from gonghui.weave.models import Coverage, CoverageCell, MemberWeek, RunStatus, WeaveRun
 from gonghui.weave.tests import weave_scenario
@@ -385,6 +386,19 @@ def test_refresh_members_follows_membership_changes(net):
 
 def test_refresh_members_of_nobody_does_nothing(net):
     assert cells_refresh_members(person_ids=[]) == 0
+
+
+def test_the_weeks_alone_follow_a_person_counted_elsewhere(net):
+    w = net.w
+    member = net.riders[0]  # joined this week, counted in 长发村 (长发镇's area)
+    Coverage.objects.filter(person=member).update(region=w.qianjin_street)
+    member_weeks_refresh(person_ids=[member.pk])  # the new place only: 前进区 gains the member
+    monday = TODAY - dt.timedelta(days=TODAY.weekday())
+    joined = dict(MemberWeek.objects.filter(week=monday).values_list("area_code").annotate(n=Sum("joined")))
+    assert joined["230804002"] == 2 and joined["230804"] == 2
+    member_weeks_refresh()  # everything: 长发镇 loses them
+    joined = dict(MemberWeek.objects.filter(week=monday).values_list("area_code").annotate(n=Sum("joined")))
+    assert joined["230811100"] == 2 and joined["230811"] == 2 and joined["2308"] == 4
 
 
 # --- the drive --------------------------------------------------------------------------------------
