@@ -131,6 +131,7 @@ class MembershipEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # written per row by bulk approval, never looked up by user
     )
     at = models.DateTimeField(_("at"), auto_now_add=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
@@ -152,7 +153,7 @@ class MemberNumber(models.Model):
         Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="member_numbers"
     )
     issued_by = models.ForeignKey(
-        Org, verbose_name=_("issuing union"), on_delete=models.PROTECT, related_name="+"
+        Org, verbose_name=_("issuing union"), on_delete=models.PROTECT, related_name="+", db_index=False
     )
     rule = models.CharField(_("numbering rule"), max_length=100, blank=True)
     issued_at = models.DateTimeField(_("issued at"), auto_now_add=True)
