@@ -195,7 +195,7 @@ def _columns(names: str) -> str:
     return ", ".join(connection.ops.quote_name(n) for n in names.split())
 
 
-_STAGING = ("w_person", "w_anc", "w_orgreg", "w_cand", "w_org", "w_rank", "w_cov")
+_STAGING = ("w_person", "w_anc", "w_orgreg", "w_cand", "w_org", "w_rank", "w_cov", "w_keep", "w_keep_co")
 
 
 def weave_everyone(
@@ -300,6 +300,9 @@ class _Weave:
             f"WHERE o.status = %s AND o.kind IN ({marks})",
             [OrgStatus.ACTIVE, *kinds],
         )
+        # The next INSERT checks the pairs already there: index and size them first.
+        self.sql("CREATE INDEX w_orgreg_pair ON w_orgreg (org_id, region_id)")
+        self.analyze("w_orgreg")
         own = ", ".join(["%s"] * len(OWN_REGION_KINDS))
         self.sql(
             f"INSERT INTO w_orgreg (org_id, region_id, kind, has_groups) "
@@ -446,35 +449,51 @@ class _Weave:
         """Bring Coverage and CoveringOrg in line with the staging tables, touching only the rows that differ.
 
         A rerun mostly finds the same answer, so it deletes and inserts only what changed (a
-        row's `run` is the run that last changed it); a first run inserts everything.
+        row's `run` is the run that last changed it); a first run inserts everything. The rows
+        to keep are listed first (w_keep, w_keep_co), so no statement reads the table it fills:
+        a plan made while the table was empty would otherwise scan it once per row inserted.
         """
         cov, covering = _t(Coverage), _t(CoveringOrg)
         same = "IS NOT DISTINCT FROM" if self.pg else "IS"
         unchanged = " AND ".join(
-            f"n.{col} {same} {cov}.{col}"
+            f"n.{col} {same} c.{col}"
             for col in ("primary_org_id", "primary_rule", "region_id", "group_id", "n_covering", "reason")
         )
+        self.temp("w_keep", "person_id bigint PRIMARY KEY")
         self.sql(
-            f"DELETE FROM {cov} WHERE NOT EXISTS "
-            f"(SELECT 1 FROM w_cov n WHERE n.person_id = {cov}.person_id AND {unchanged})"
+            f"INSERT INTO w_keep (person_id) SELECT n.person_id FROM w_cov n "
+            f"JOIN {cov} c ON c.person_id = n.person_id WHERE {unchanged}"
+        )
+        self.analyze("w_keep")
+        self.sql(
+            f"DELETE FROM {cov} WHERE NOT EXISTS (SELECT 1 FROM w_keep k WHERE k.person_id = {cov}.person_id)"
         )
         self.sql(
             f"INSERT INTO {cov} (person_id, run_id, primary_org_id, primary_rule, region_id, group_id, "
             f"n_covering, reason) "
             f"SELECT person_id, %s, primary_org_id, primary_rule, region_id, group_id, n_covering, reason FROM w_cov n "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {cov} c WHERE c.person_id = n.person_id)",
+            f"WHERE NOT EXISTS (SELECT 1 FROM w_keep k WHERE k.person_id = n.person_id)",
             [self.run_id],
         )
         self.report(82, "writing covering unions")
         rank = connection.ops.quote_name("rank")
+        self.temp(
+            "w_keep_co", "person_id bigint NOT NULL, org_id bigint NOT NULL, PRIMARY KEY (person_id, org_id)"
+        )
         self.sql(
-            f"DELETE FROM {covering} WHERE NOT EXISTS (SELECT 1 FROM w_rank r WHERE r.person_id = {covering}.person_id "
-            f"AND r.org_id = {covering}.org_id AND r.rnk = {covering}.{rank} AND r.rule = {covering}.rule)"
+            f"INSERT INTO w_keep_co (person_id, org_id) SELECT r.person_id, r.org_id FROM w_rank r "
+            f"JOIN {covering} c ON c.person_id = r.person_id AND c.org_id = r.org_id "
+            f"WHERE c.{rank} = r.rnk AND c.rule = r.rule"
+        )
+        self.analyze("w_keep_co")
+        self.sql(
+            f"DELETE FROM {covering} WHERE NOT EXISTS (SELECT 1 FROM w_keep_co k "
+            f"WHERE k.person_id = {covering}.person_id AND k.org_id = {covering}.org_id)"
         )
         self.sql(
             f"INSERT INTO {covering} ({_columns('person_id org_id rule rank')}) "
             f"SELECT person_id, org_id, rule, rnk FROM w_rank r "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {covering} c WHERE c.person_id = r.person_id AND c.org_id = r.org_id)"
+            f"WHERE NOT EXISTS (SELECT 1 FROM w_keep_co k WHERE k.person_id = r.person_id AND k.org_id = r.org_id)"
         )
 
     def cells(self) -> None:
