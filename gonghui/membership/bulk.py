@@ -345,6 +345,7 @@ def membership_approve_bulk(*, union: Org, by: Any = None, reason: str = "") -> 
     over `union`.
     """
     _check_authority(by, union, "批量审批该工会的入会申请")
+    _analyze(Membership)  # a roster's applications may have just arrived: plan with their numbers
     return _approve_set(pending_under(union), by=by, reason=reason, scope_note=union.code)
 
 
@@ -360,7 +361,6 @@ def membership_approve_many(*, ids: list[int], by: Any, reason: str = "") -> App
 
 def _approve_set(pending: QuerySet[Membership], *, by: Any, reason: str, scope_note: str) -> ApproveResult:
     result = ApproveResult()
-    _analyze(Membership)
     active_people = Membership.objects.filter(status=S.ACTIVE).values("person_id")
     blocked = pending.filter(person_id__in=active_people)
     result.skipped_active_elsewhere = blocked.count()
