@@ -1,6 +1,7 @@
 """A weave run over 1,000,000 people and 10,000 unions on PostgreSQL (target: at most 60 s).
 
     flock /tmp/gonghui-bench.lock .venv/bin/python bench/weave_run.py
+    flock /tmp/gonghui-bench.lock .venv/bin/python bench/weave_run.py --reuse   # the city a --keep run left
     .venv/bin/python bench/weave_run.py --people 100000 --orgs 2000 --keep \
         --pg-url postgres://postgres@127.0.0.1:5432/postgres
 
@@ -303,19 +304,40 @@ def main() -> None:
         "--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the runs on the city a --keep run left (its answer emptied first)",
+    )
     args = parser.parse_args()
 
-    db_url = fresh_database(args.pg_url)
+    db_url = f"{args.pg_url.rsplit('/', 1)[0]}/{DB_NAME}" if args.reuse else fresh_database(args.pg_url)
     env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "gonghui.settings"}
     os.environ.update(env)
-    for cmd in ([GONGHUI, "migrate", "-v0"], [GONGHUI, "regions", "load"]):
+    commands = [[GONGHUI, "migrate", "-v0"]] + ([] if args.reuse else [[GONGHUI, "regions", "load"]])
+    for cmd in commands:
         subprocess.run(cmd, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     import django
 
     django.setup()
-    started = time.perf_counter()
-    counts = build_city(args.people, args.orgs)
-    print(f"built in {time.perf_counter() - started:.0f} s (not timed): {counts}", flush=True)
+    if args.reuse:
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            for table in (
+                "weave_coveragechange",
+                "weave_coveringorg",
+                "weave_coverage",
+                "weave_coveragecell",
+            ):
+                cur.execute(f"TRUNCATE {table}")
+            cur.execute("DELETE FROM weave_weaverun")
+            cur.execute("SELECT COUNT(*) FROM people_person")
+            print(f"reusing {DB_NAME}: {cur.fetchone()[0]} people, previous answer emptied", flush=True)
+    else:
+        started = time.perf_counter()
+        counts = build_city(args.people, args.orgs)
+        print(f"built in {time.perf_counter() - started:.0f} s (not timed): {counts}", flush=True)
 
     results = []
     for label in ("first run (no previous answer)", "second run (1% moved)"):
