@@ -49,9 +49,9 @@ def _db(fn):
 
 
 @pytest.mark.browser
-def test_a_worker_registers_practises_and_takes_the_preliminary_on_a_phone(
-    transactional_db, world, browser, live_server
-):
+# serialized_rollback: the flush after this test then leaves the migrated rows for the tests after it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_registers_practises_and_takes_the_preliminary_on_a_phone(world, browser, live_server):
     from gonghui.competitions.models import Attempt, AttemptStatus, Contest
     from gonghui.competitions.services import RowSpec, blueprint_set, contest_setup_from_policy
 
