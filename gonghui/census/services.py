@@ -1260,6 +1260,10 @@ def _foreign_keys_checked_set_based(model, where: str, params: list[Any]):
         if not cursor.fetchone()[0]:
             yield
             return
+        # Checks still queued from earlier in the transaction (a caller's own writes) would make
+        # the ALTER fail ("pending trigger events"): run them now, then defer again as before.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
     try:
         yield
