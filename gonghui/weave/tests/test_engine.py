@@ -329,7 +329,9 @@ def test_a_union_covering_a_region_and_one_inside_it_is_found_once_through_the_n
     from gonghui.orgs.services import org_set_coverage
 
     w = weave_city.world
-    org_set_coverage(org=weave_city.indc, regions=[w.city, w.suburb_town], groups=[weave_city.courier], employers=[])
+    org_set_coverage(
+        org=weave_city.indc, regions=[w.city, w.suburb_town], groups=[weave_city.courier], employers=[]
+    )
     weave_run()
     # Through 长发镇 (deeper than 郊区), the city federation now comes before 郊区's for the village courier.
     assert covering_codes(weave_city.people.courier) == ["INDC", "INDS", "J1", "T230811100", "V1"]
