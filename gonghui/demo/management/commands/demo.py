@@ -7,6 +7,7 @@ import unicodedata
 from django.utils.translation import gettext as _
 
 from gonghui.accounts.models import RoleKind
+from gonghui.demo.drive import demo_drive, demo_is_driven
 from gonghui.demo.services import (
     DEFAULT_PEOPLE,
     DEFAULT_SEED,
@@ -34,6 +35,14 @@ def _seed_arguments(parser) -> None:
     )
 
 
+def _drive_arguments(parser) -> None:
+    parser.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing (and exit 0) when the database already holds memberships",
+    )
+
+
 def _width(text: str) -> int:
     """Columns a string takes on a terminal: CJK characters take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -51,6 +60,12 @@ class Command(AreaCommand):
             "Seed the demo city: regions, union tree, employers, 27,000 synthetic workers, demo logins",
             _seed_arguments,
             "seed",
+        ),
+        "drive": (
+            "Drive the seeded city: run the weave, make ~55% members with join dates since the drive began, "
+            "leave applications pending in 郊区",
+            _drive_arguments,
+            "drive",
         ),
         "logins": ("Print the demo address and the demo logins", None, "logins"),
     }
@@ -76,6 +91,17 @@ class Command(AreaCommand):
         )
         steps = ", ".join(f"{step} {s:.1f} s" for step, s in report.step_seconds.items())
         self.stdout.write(_("Steps: {steps}").format(steps=steps))
+
+    def drive(self, *, if_empty: bool, **options) -> None:
+        if if_empty and demo_is_driven():
+            self.stdout.write(_("The database already holds memberships: demo drive skipped."))
+            return
+        r = demo_drive()
+        self.stdout.write(
+            f"演示入会推进完成（{r.seconds:.1f} 秒）：织网运行 #{r.weave_run}，{r.members} 人入会"
+            f"（入会日期 {r.first_joined} 至 {r.last_joined}，跨 {r.weeks} 周），"
+            f"郊区待审批申请 {r.pending} 件（其中超期 {r.pending_overdue} 件）。"
+        )
 
     def _progress(self, step: str, done: int, total: int) -> None:
         line = f"{step} {done}/{total}"
