@@ -68,7 +68,7 @@ def census_dir(settings, tmp_path):
 
 
 @pytest.fixture
-def occupation_groups(transactional_db):
+def occupation_groups(transactional_db, django_db_serialized_rollback):
     """The occupation groups of the orgs data migration, again: an earlier transactional test emptied them."""
     from importlib import import_module
 
@@ -86,7 +86,9 @@ def login(client):
     return _login
 
 
-def upload(client, data: bytes, *, org, file_name="骑手名册.csv", kind="platform", name="美团骑手名册", sheet=""):
+def upload(
+    client, data: bytes, *, org, file_name="骑手名册.csv", kind="platform", name="美团骑手名册", sheet=""
+):
     return client.post(
         reverse("census_upload"),
         {
@@ -164,7 +166,9 @@ def test_it_honours_a_corrected_mapping(login, world, census_dir, django_capture
 
     # Preview again with 备注 read as the occupation and the phone column ignored: still nothing written.
     before = counts()
-    again = client.post(reverse("census_upload_confirm"), confirm_data(preview, **{remark: "occupation", phone: ""}))
+    again = client.post(
+        reverse("census_upload_confirm"), confirm_data(preview, **{remark: "occupation", phone: ""})
+    )
     assert again.status_code == 200 and counts() == before
     assert again.context["preview"].mapping["备注"] == "occupation"
     assert "手机号" not in again.context["preview"].mapping.values()
@@ -182,7 +186,9 @@ def test_it_honours_a_corrected_mapping(login, world, census_dir, django_capture
     assert person.phone_hash == "" and person.occupation == "快递员"
 
 
-def test_it_reads_the_sheet_chosen_on_the_preview(login, world, census_dir, django_capture_on_commit_callbacks):
+def test_it_reads_the_sheet_chosen_on_the_preview(
+    login, world, census_dir, django_capture_on_commit_callbacks
+):
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -252,7 +258,9 @@ def test_it_binds_the_upload_token_to_the_user_who_uploaded(login, world, census
 
 def test_it_imports_and_reports_the_batch(login, world, census_dir, django_capture_on_commit_callbacks):
     client = login(world.district_user)
-    batch = import_via_web(client, django_capture_on_commit_callbacks, census_csv([ZHANG, LI, NO_NAME]), org=world.suburb_fed)
+    batch = import_via_web(
+        client, django_capture_on_commit_callbacks, census_csv([ZHANG, LI, NO_NAME]), org=world.suburb_fed
+    )
     assert batch.status == BatchStatus.DONE and batch.org == world.suburb_fed
     assert batch.imported_by == world.district_user and batch.name == "美团骑手名册"
     assert (batch.rows_total, batch.rows_rejected, batch.people_new) == (3, 1, 2)
@@ -277,7 +285,9 @@ def test_it_imports_and_reports_the_batch(login, world, census_dir, django_captu
     assert [b.pk for b in listed.context["page"]] == [batch.pk]
 
 
-def test_it_polls_progress_while_queued_and_stops_when_done(login, world, census_dir, django_capture_on_commit_callbacks):
+def test_it_polls_progress_while_queued_and_stops_when_done(
+    login, world, census_dir, django_capture_on_commit_callbacks
+):
     client = login(world.district_user)
     # Queued but not yet run (the on-commit launch is held back).
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -298,7 +308,9 @@ def test_it_polls_progress_while_queued_and_stops_when_done(login, world, census
     assert 'value="100"' in final and reverse("census_batch", args=[batch.pk]) in final
 
 
-def test_it_downloads_the_rejected_rows_masked_with_a_reason(login, world, census_dir, django_capture_on_commit_callbacks):
+def test_it_downloads_the_rejected_rows_masked_with_a_reason(
+    login, world, census_dir, django_capture_on_commit_callbacks
+):
     client = login(world.district_user)
     bad_id = ("王海峰", ZHANG[1][:-1] + ("0" if ZHANG[1][-1] != "0" else "1"), "13800000009", "保安", "")
     batch = import_via_web(
@@ -309,7 +321,9 @@ def test_it_downloads_the_rejected_rows_masked_with_a_reason(login, world, censu
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     assert "attachment" in response["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(response.content)).active
-    table = [[("" if cell is None else str(cell)) for cell in row] for row in sheet.iter_rows(values_only=True)]
+    table = [
+        [("" if cell is None else str(cell)) for cell in row] for row in sheet.iter_rows(values_only=True)
+    ]
     assert table[0][-1] == "原因"
     rejected = BatchRow.objects.filter(batch=batch, status=RowStatus.REJECTED).order_by("row_number")
     assert [int(line[0]) for line in table[1:]] == [r.row_number for r in rejected]
@@ -329,14 +343,19 @@ def review_item(world, monkeypatch, census_dir):
     from gonghui.census.types import Resolution
 
     services.census_import(
-        source=census_csv([ZHANG]), file_name="市监.csv", source_kind="market_regulation", org=world.suburb_fed
+        source=census_csv([ZHANG]),
+        file_name="市监.csv",
+        source_kind="market_regulation",
+        org=world.suburb_fed,
     )
     zhang = Person.objects.get()
     real = services._resolve
 
     def unsure(prepared, known):
         return {
-            key: Resolution(key=key, status="review", person_id=zhang.pk, probability=0.7, candidates=((zhang.pk, 0.7),))
+            key: Resolution(
+                key=key, status="review", person_id=zhang.pk, probability=0.7, candidates=((zhang.pk, 0.7),)
+            )
             for key, _item in enumerate(prepared)
         }
 
@@ -370,7 +389,9 @@ def test_it_confirms_a_review_item_through_htmx(login, world, review_item):
     assert f'id="review-{review_item.pk}"' in text and "<html" not in text and "hx-post" not in text
     review_item.refresh_from_db()
     assert review_item.status == ReviewStatus.CONFIRMED and review_item.decided_by == world.district_user
-    assert review_item.row.status == RowStatus.LINKED and review_item.row.person_id == review_item.candidate_id
+    assert (
+        review_item.row.status == RowStatus.LINKED and review_item.row.person_id == review_item.candidate_id
+    )
     # Decided once: a second click says so instead of deciding again.
     again = client.post(url, {"same_person": "0"}, HTTP_HX_REQUEST="true")
     assert again.status_code == 200 and "已处理" in again.content.decode()
@@ -457,7 +478,10 @@ def test_it_sends_anonymous_users_to_log_in(client, world, review_item):
 def test_it_lists_where_a_person_was_seen_and_who_one_source_found(login, world, census_dir):
     zhang_region = (*ZHANG[:4], "")
     services.census_import(
-        source=census_csv([zhang_region, LI]), file_name="骑手.csv", source_kind="platform", org=world.suburb_fed
+        source=census_csv([zhang_region, LI]),
+        file_name="骑手.csv",
+        source_kind="platform",
+        org=world.suburb_fed,
     )
     services.census_import(
         source=census_csv([zhang_region]), file_name="税务.csv", source_kind="tax", org=world.suburb_fed
@@ -500,7 +524,9 @@ def test_it_shows_no_unmasked_id_number_or_phone_on_any_census_page(
     city.save(update_fields=["is_staff"])
     city.user_permissions.set(Permission.objects.filter(content_type__app_label__in=("census", "people")))
     client = login(city)
-    batch = import_via_web(client, django_capture_on_commit_callbacks, census_csv([LI, NO_NAME]), org=world.city_fed)
+    batch = import_via_web(
+        client, django_capture_on_commit_callbacks, census_csv([LI, NO_NAME]), org=world.city_fed
+    )
     Person.objects.update(work_region=world.suburb)
     batches = list(ImportBatch.objects.all())
     urls = [
@@ -542,7 +568,9 @@ def _staff(user, *codenames):
 
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="census", codename__in=codenames))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="census", codename__in=codenames)
+    )
     return user
 
 
@@ -559,7 +587,10 @@ def test_it_scopes_the_census_admin_and_decides_through_the_service(login, world
     assert review_item.row.raw_cipher[:24] not in row_page and review_item.row.phone_hash not in row_page
     assert "139****2222" in row_page
     # The batch is read-only in the admin.
-    assert client.post(reverse("admin:census_importbatch_delete", args=[batch.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:census_importbatch_delete", args=[batch.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     response = client.post(
         reverse("admin:census_reviewitem_changelist"),
         {"action": "confirm_same_person", "_selected_action": [review_item.pk]},
@@ -599,7 +630,9 @@ def test_it_walks_upload_preview_import_and_review_in_a_phone_sized_browser(
         services,
         "_resolve",
         lambda prepared, known: {
-            key: Resolution(key=key, status="review", person_id=li.pk, probability=0.81, candidates=((li.pk, 0.81),))
+            key: Resolution(
+                key=key, status="review", person_id=li.pk, probability=0.81, candidates=((li.pk, 0.81),)
+            )
             for key, _item in enumerate(prepared)
         },
     )

@@ -40,7 +40,7 @@ WRONG_CHECK = ID_NUMBER[:17] + ("0" if ID_NUMBER[17] != "0" else "1")  # one wro
 
 
 @pytest.fixture
-def groups(transactional_db):
+def groups(transactional_db, django_db_serialized_rollback):
     """The occupation groups of the orgs data migration, written again (a transactional test empties tables)."""
     from importlib import import_module
 

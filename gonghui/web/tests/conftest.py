@@ -21,7 +21,7 @@ def plaintext_found(text: str) -> list[str]:
 
 
 @pytest.fixture
-def occupation_groups(transactional_db):
+def occupation_groups(transactional_db, django_db_serialized_rollback):
     """The occupation groups of the orgs data migration, written again for a transactional test.
 
     A transactional test empties every table when it ends, those rows included, so a later one

@@ -33,7 +33,7 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 @pytest.fixture
-def city_may_unmask(transactional_db, occupation_groups, people_world):
+def city_may_unmask(transactional_db, django_db_serialized_rollback, occupation_groups, people_world):
     """The world, with the city user allowed to unmask: written before the browser starts."""
     people_world.city_user.user_permissions.add(
         Permission.objects.get(content_type__app_label="people", codename="view_unmasked")

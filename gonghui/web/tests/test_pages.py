@@ -150,9 +150,13 @@ def test_it_filters_and_searches_people(login, people_world):
     assert "李长发" in by_group and "王郊区" not in by_group
     by_region = client.get(reverse("people_list"), {"region": w.qianjin.code}).content.decode()
     assert "赵前进" in by_region and "王郊区" not in by_region
-    by_id = client.post(reverse("people_search"), {"q": w.suburb_plain.id_number}, follow=True).content.decode()
+    by_id = client.post(
+        reverse("people_search"), {"q": w.suburb_plain.id_number}, follow=True
+    ).content.decode()
     assert "王郊区" in by_id and "李长发" not in by_id
-    by_phone = client.post(reverse("people_search"), {"q": w.suburb_plain.phone}, follow=True).content.decode()
+    by_phone = client.post(
+        reverse("people_search"), {"q": w.suburb_plain.phone}, follow=True
+    ).content.decode()
     assert "王郊区" in by_phone and "赵前进" not in by_phone
     by_name = client.post(reverse("people_search"), {"q": "长发", "group": "rider"})
     assert by_name.url == reverse("people_list") + "?q=%E9%95%BF%E5%8F%91&group=rider"
