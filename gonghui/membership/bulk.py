@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from gonghui.accounts.selectors import viewer_scope
 from gonghui.audit.services import audit_record
+from gonghui.lib.bulk import foreign_keys_checked_set_based
 from gonghui.orgs.models import Org, OrgStatus
 from gonghui.people.models import ConsentRecord
 
@@ -77,25 +78,8 @@ def _analyze(*models) -> None:
 
 def _foreign_keys_checked(model, *, after_id: int):
     """Rows of `model` with an id above `after_id` get their foreign keys checked once per key
-    (set-based) instead of one query per row and key at COMMIT (PostgreSQL, superuser role).
-
-    The census write's helper, reused rather than copied (it belongs in gonghui.lib; it stays in
-    census/services.py while its owner works on that file). It switches the table's triggers off
-    inside our transaction only, holding a SHARE ROW EXCLUSIVE lock on the table until commit.
-    """
-    from gonghui.census.services import _foreign_keys_checked_set_based
-
-    return _foreign_keys_checked_set_based(model, "r.id > %s", [after_id])
-
-
-def _flush_deferred_checks() -> None:
-    """Run the foreign-key checks this transaction has deferred so far (PostgreSQL): a table with
-    pending trigger events cannot have its triggers switched off, e.g. after a single approval
-    earlier in the same transaction."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    (set-based) instead of one query per row and key at COMMIT (see lib.bulk)."""
+    return foreign_keys_checked_set_based(model, "r.id > %s", [after_id])
 
 
 def _last_id(model) -> int:
@@ -183,7 +167,6 @@ def membership_enrol_batch(
     taken_params = [S.PENDING, S.ACTIVE, batch_id]
     candidates = _quote(f"membership_enrol_{batch_id}")
     _analyze(Membership, BatchRow, Coverage)
-    _flush_deferred_checks()
     with ExitStack() as checks:
         checks.enter_context(_foreign_keys_checked(Membership, after_id=before))
         checks.enter_context(_foreign_keys_checked(MembershipEvent, after_id=_last_id(MembershipEvent)))
@@ -395,7 +378,6 @@ def _approve_set(pending: QuerySet[Membership], *, by: Any, reason: str, scope_n
                 numbering.reserve(prefix, wanted, digits),
             )
         )
-    _flush_deferred_checks()
     with ExitStack() as checks:
         checks.enter_context(_foreign_keys_checked(MemberNumber, after_id=_last_id(MemberNumber)))
         checks.enter_context(_foreign_keys_checked(MembershipEvent, after_id=_last_id(MembershipEvent)))
