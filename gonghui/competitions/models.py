@@ -6,6 +6,7 @@ Every write goes through `competitions.services` / `competitions.bank` / `compet
 `competitions.exam`. One attempt per candidate per trade is a database constraint.
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -232,6 +233,41 @@ class BlueprintRow(models.Model):
         return f"{self.qtype}/{self.knowledge_area}/{self.difficulty}: {self.count} x {self.points}"
 
 
+class Team(models.Model):
+    """A team entered in one trade of a team contest: a name, members all from one unit, one leader.
+
+    Each member (the leader too) is a `Registration` of the trade pointing at the team, so a member
+    takes the theory preliminary like an individual; a person is registered once per trade
+    (`registration_once_per_trade`), hence in one team per trade at most. Team size comes from the
+    contest's policy (`policy.ContestPolicy.team_size`), checked by `teams.team_register`.
+    """
+
+    trade = models.ForeignKey(Trade, verbose_name=_("trade"), on_delete=models.PROTECT, related_name="teams")
+    name = models.CharField(_("team name"), max_length=100)
+    employer = models.ForeignKey(
+        Employer,
+        verbose_name=_("enterprise"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    enterprise_name = models.CharField(_("enterprise"), max_length=200)
+    union = models.ForeignKey(
+        Org, verbose_name=_("union"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["trade", "name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        constraints = [models.UniqueConstraint(fields=["trade", "name"], name="team_name_per_trade")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Registration(models.Model):
     """A worker entered in one trade of a contest, with the enterprise they work for and an admission ticket."""
 
@@ -254,6 +290,21 @@ class Registration(models.Model):
         Org, verbose_name=_("union"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     ticket = models.CharField(_("admission ticket number"), max_length=20, unique=True)
+    # A team contest: the member's team (the registration's trade is the team's); one leader per team.
+    team = models.ForeignKey(
+        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    team_leader = models.BooleanField(_("team leader"), default=False)
+    # Membership as it stood at registration (None: not checked, e.g. a registration before the check).
+    was_member = models.BooleanField(_("union member at registration"), null=True, blank=True)
+    member_union = models.ForeignKey(
+        Org,
+        verbose_name=_("member of union"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
 
     class Meta:
@@ -261,7 +312,19 @@ class Registration(models.Model):
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
         constraints = [
-            models.UniqueConstraint(fields=["trade", "person"], name="registration_once_per_trade")
+            # Also what keeps a member in one team per trade: a person has one registration per trade.
+            models.UniqueConstraint(fields=["trade", "person"], name="registration_once_per_trade"),
+            models.UniqueConstraint(
+                fields=["team"], condition=models.Q(team_leader=True), name="registration_one_leader_per_team"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(team_leader=False) | models.Q(team__isnull=False),
+                name="registration_leader_in_team",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(member_union__isnull=True) | models.Q(was_member=True),
+                name="registration_member_union_if_member",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -375,26 +438,130 @@ class PracticeSession(models.Model):
         return f"{self.trade_id} {self.started_at:%Y-%m-%d %H:%M}"
 
 
-class JudgeScore(models.Model):
-    """One judge's practical score for one finalist at the finals; every judge's score is kept."""
+class TradeJudge(models.Model):
+    """A staff user assigned to judge a trade's finals: they see and score that trade's finalists only."""
 
-    registration = models.ForeignKey(
-        Registration, verbose_name=_("registration"), on_delete=models.CASCADE, related_name="judge_scores"
+    trade = models.ForeignKey(Trade, verbose_name=_("trade"), on_delete=models.CASCADE, related_name="judges")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="contest_judging",
     )
-    judge = models.CharField(_("judge"), max_length=100)
-    score = models.DecimalField(_("score"), max_digits=5, decimal_places=2)
-    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    name = models.CharField(_("judge"), max_length=100)
+    assigned_at = models.DateTimeField(_("assigned at"), auto_now_add=True)
 
     class Meta:
-        ordering = ["registration", "judge"]
+        ordering = ["trade", "name"]
+        verbose_name = _("judge")
+        verbose_name_plural = _("judges")
+        constraints = [
+            models.UniqueConstraint(fields=["trade", "user"], name="trade_judge_once"),
+            models.UniqueConstraint(fields=["trade", "name"], name="trade_judge_name_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trade_id} {self.name}"
+
+
+class JudgeScore(models.Model):
+    """One judge's practical score sheet for one finalist (or one team) at the finals; every sheet is kept.
+
+    `criteria` holds the points per criterion code of the trade's score sheet (from the policy) and
+    `score` is their sum; a score entered without a sheet (the old CLI form) has empty `criteria`.
+    Exactly one of `registration` (individual entry) and `team` (team entry) is set.
+    """
+
+    registration = models.ForeignKey(
+        Registration,
+        verbose_name=_("registration"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="judge_scores",
+    )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="judge_scores",
+    )
+    judge = models.CharField(_("judge"), max_length=100)
+    judge_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("judge's account"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    criteria = models.JSONField(_("points by criterion"), default=dict, blank=True)
+    score = models.DecimalField(_("score"), max_digits=5, decimal_places=2)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["registration", "team", "judge"]
         verbose_name = _("judge's score")
         verbose_name_plural = _("judges' scores")
         constraints = [
             models.UniqueConstraint(fields=["registration", "judge"], name="judge_score_once"),
+            models.UniqueConstraint(fields=["team", "judge"], name="judge_score_once_per_team"),
             models.CheckConstraint(
                 condition=models.Q(score__gte=0, score__lte=100), name="judge_score_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(registration__isnull=False, team__isnull=True)
+                | models.Q(registration__isnull=True, team__isnull=False),
+                name="judge_score_one_entry",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.registration_id} {self.judge} {self.score}"
+        return f"{self.registration_id or self.team_id} {self.judge} {self.score}"
+
+
+class TechnicalDocument(models.Model):
+    """A technical document (技术文件) of a trade, uploaded by staff; public once published.
+
+    The file is stored under the var directory with a generated name (`stored_name`, never the
+    uploader's name); `sha256` is the content's digest, shown so a download can be checked.
+    """
+
+    trade = models.ForeignKey(
+        Trade, verbose_name=_("trade"), on_delete=models.CASCADE, related_name="documents"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    original_name = models.CharField(_("file name"), max_length=200)
+    stored_name = models.CharField(_("stored as"), max_length=200, unique=True)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    published = models.BooleanField(_("published"), default=False)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["trade", "-uploaded_at"]
+        verbose_name = _("technical document")
+        verbose_name_plural = _("technical documents")
+        constraints = [
+            models.UniqueConstraint(fields=["trade", "sha256"], name="technical_document_once_per_trade"),
+            models.CheckConstraint(
+                condition=models.Q(published=False) | models.Q(published_at__isnull=False),
+                name="technical_document_published_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
