@@ -20,6 +20,8 @@ LEVELS = ("national", "province", "city", "county", "industry", "enterprise")
 ENTRIES = ("individual", "team")
 TIE_KEYS = ("total_desc", "practical_desc", "theory_desc", "theory_duration_asc")
 AWARD_KINDS = ("honour", "title", "cash", "promotion")
+# Who may enter: union members only, or members and non-members alike.
+ELIGIBILITIES = ("members_only", "members_and_non_members")
 
 
 class ContestPolicyError(ValueError):
@@ -33,9 +35,27 @@ class Award:
     kind: str
     name: str
     amount: Decimal | None = None  # yuan before tax, for cash awards
+    conferred_by: tuple[str, ...] = ()  # the bodies the document names as conferring it (else the organiser)
 
     def covers(self, rank: int) -> bool:
         return self.first_rank <= rank <= self.last_rank
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One line of a trade's practical score sheet: a code, its name and the most points it gives."""
+
+    code: str
+    name: str
+    max_points: Decimal
+
+
+@dataclass(frozen=True)
+class TeamRules:
+    """A team contest's team: how many members (the leader counted) it may have."""
+
+    min_size: int
+    max_size: int
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,8 @@ class TradeRules:
     theory_weight: Decimal
     practical_weight: Decimal
     time_limit_minutes: int
+    # The practical score sheet, in the order judges fill it in; points add up to 100. Empty: one score per judge.
+    criteria: tuple[Criterion, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,15 @@ class ContestPolicy:
     trades: tuple[TradeRules, ...]
     tie_rule: tuple[str, ...]
     awards: tuple[Award, ...]
+    eligibility: str = "members_and_non_members"
+    team: TeamRules | None = None  # set (and required) when entry is "team"
+
+    @property
+    def members_only(self) -> bool:
+        return self.eligibility == "members_only"
+
+    def trade(self, code: str) -> TradeRules | None:
+        return next((t for t in self.trades if t.code == code), None)
 
     def awards_for_rank(self, rank: int) -> list[Award]:
         """The awards a finalist of this rank receives in their trade, in the table's order."""
@@ -162,6 +193,7 @@ def _trade(item: dict, defaults: dict, file_name: str, index: int) -> TradeRules
     minutes = merged.get("time_limit_minutes")
     if not isinstance(minutes, int) or minutes < 1:
         raise _fail(file_name, f"{key}.time_limit_minutes", "应为正整数")
+    criteria = _criteria(merged.get("criteria"), file_name, f"{key}.criteria")
     return TradeRules(
         code=str(item["code"]),
         name=str(item["name"]),
@@ -171,7 +203,46 @@ def _trade(item: dict, defaults: dict, file_name: str, index: int) -> TradeRules
         theory_weight=theory,
         practical_weight=practical,
         time_limit_minutes=minutes,
+        criteria=criteria,
     )
+
+
+def _criteria(items, file_name: str, key: str) -> tuple[Criterion, ...]:
+    """A score sheet: a list of {code, name, max_points}; codes unique, points positive and adding up to 100."""
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not items:
+        raise _fail(file_name, key, "应为评分项列表")
+    criteria = []
+    for index, item in enumerate(items):
+        where = f"{key}[{index}]"
+        if not isinstance(item, dict) or not item.get("code") or not item.get("name"):
+            raise _fail(file_name, where, "需要 code 与 name")
+        points = _decimal(item.get("max_points"), file_name, f"{where}.max_points", low=Decimal("0.01"))
+        criteria.append(Criterion(code=str(item["code"]), name=str(item["name"]), max_points=points))
+    codes = [c.code for c in criteria]
+    if len(set(codes)) != len(codes):
+        raise _fail(file_name, key, "评分项代码重复")
+    total = sum((c.max_points for c in criteria), Decimal(0))
+    if total != 100:
+        raise _fail(file_name, key, f"各评分项满分之和应为 100（现为 {total}）")
+    return tuple(criteria)
+
+
+def _team(value, entry: str, file_name: str) -> TeamRules | None:
+    key = "contest.team"
+    if entry != "team":
+        if value:
+            raise _fail(file_name, key, "只有团体赛（entry: team）才设团队规模")
+        return None
+    if not isinstance(value, dict):
+        raise _fail(file_name, key, "团体赛需要 {min_size, max_size}")
+    low, high = value.get("min_size"), value.get("max_size")
+    if not isinstance(low, int) or low < 1:
+        raise _fail(file_name, f"{key}.min_size", "应为正整数")
+    if not isinstance(high, int) or high < low:
+        raise _fail(file_name, f"{key}.max_size", "应为不小于 min_size 的整数")
+    return TeamRules(min_size=low, max_size=high)
 
 
 def _award(item: dict, file_name: str, index: int) -> Award:
@@ -193,7 +264,13 @@ def _award(item: dict, file_name: str, index: int) -> Award:
     amount = None
     if kind == "cash":
         amount = _decimal(item.get("amount"), file_name, f"{key}.amount", low=Decimal("0.01"))
-    return Award(first_rank=ranks[0], last_rank=ranks[1], kind=kind, name=str(item["name"]), amount=amount)
+    conferred_by = item.get("conferred_by") or ()
+    if isinstance(conferred_by, str):
+        conferred_by = (conferred_by,)
+    return Award(
+        first_rank=ranks[0], last_rank=ranks[1], kind=kind, name=str(item["name"]), amount=amount,
+        conferred_by=tuple(str(x) for x in conferred_by),
+    )  # fmt: skip
 
 
 def contest_policy(file_name: str, *, directory: Path | None = None) -> ContestPolicy:
@@ -219,6 +296,10 @@ def contest_policy(file_name: str, *, directory: Path | None = None) -> ContestP
     entry = contest.get("entry", "individual")
     if entry not in ENTRIES:
         raise _fail(file_name, "contest.entry", f"应为 {'/'.join(ENTRIES)} 之一")
+    eligibility = contest.get("eligibility", "members_and_non_members")
+    if eligibility not in ELIGIBILITIES:
+        raise _fail(file_name, "contest.eligibility", f"应为 {'/'.join(ELIGIBILITIES)} 之一")
+    team = _team(contest.get("team"), entry, file_name)
     stages = contest["stages"]
     registration = _span(stages, "registration", file_name)
     training = _span(stages, "training", file_name)
@@ -260,4 +341,6 @@ def contest_policy(file_name: str, *, directory: Path | None = None) -> ContestP
         trades=trades,
         tie_rule=tie_rule,
         awards=tuple(_award(item, file_name, i) for i, item in enumerate(data["awards"] or ())),
+        eligibility=eligibility,
+        team=team,
     )
