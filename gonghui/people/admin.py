@@ -1,9 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from gonghui.web.adminscope import ScopedModelAdmin
 
 from .models import Person
-from .selectors import person_list
+from .selectors import person_list, protected_search_hash
 from .services import person_update
 
 # What the admin may change: nothing protected (ID number, phone) and nothing derived from them.
@@ -17,7 +20,7 @@ class PersonAdmin(ScopedModelAdmin):
     list_display = ("name", "id_number_masked", "phone_masked", "group", "work_region", "employer")
     list_select_related = ("group", "work_region", "employer")
     list_filter = ("group",)
-    search_fields = ("name",)  # widened by get_search_results to ID number / mobile via the keyed hash
+    search_fields = ("name",)  # names only: an ID number or mobile in ?q= would sit in addresses and logs
     autocomplete_fields = ("employer", "work_region", "home_region")
     fields = (
         "name",
@@ -45,9 +48,22 @@ class PersonAdmin(ScopedModelAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        # The selector's search: name, or the keyed hash of a full ID number / mobile, never plaintext.
+        # Names only. The changelist searches by GET, so a full ID number or mobile typed here would
+        # sit in the address, the browser history and the server's log: it is not searched, and the
+        # user is sent to the people page, whose search box posts and keeps only the keyed hash.
         if not search_term.strip():
             return queryset, False
+        if protected_search_hash(search_term) is not None:
+            messages.warning(
+                request,
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    _("ID numbers and mobile numbers are not searched here, so they stay out of addresses."),
+                    reverse("people_list"),
+                    _("Search on the people page"),
+                ),
+            )
+            return queryset.none(), False
         found = person_list(viewer=request.user, q=search_term).values("pk")
         return queryset.filter(pk__in=found), False
 

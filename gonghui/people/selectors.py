@@ -37,6 +37,20 @@ def region_prefix(code: str) -> str:
     return padded[:kept]
 
 
+def protected_search_hash(q: str) -> tuple[str, str] | None:
+    """For a full ID number or mobile: which keyed hash finds it (`id_hash` / `phone_hash`) and its
+    value; None for anything else (a name). Pages use it to keep such numbers out of addresses."""
+    q = (q or "").strip()
+    try:
+        return "id_hash", keyed_hash("id_number", normalize_id_number(q))
+    except InvalidIdNumber:
+        pass
+    try:
+        return "phone_hash", keyed_hash("phone", normalize_mobile(q))
+    except InvalidPhone:
+        return None
+
+
 def _search(queryset: QuerySet[Person], q: str) -> QuerySet[Person]:
     """Name contains `q`; or, when `q` is a valid ID number or mobile, the keyed-hash match."""
     q = q.strip()

@@ -17,12 +17,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from gonghui.census.selectors import person_sightings
-from gonghui.lib.idcard import InvalidIdNumber
-from gonghui.lib.phone import InvalidPhone
 from gonghui.orgs.models import OccupationGroup, OrgKind
 from gonghui.orgs.selectors import access_org, org_list, org_summary
-from gonghui.people.selectors import access_person, people_summary, person_list
-from gonghui.people.services import UNMASK_PERMISSION, id_number_hash, person_unmask, phone_hash
+from gonghui.people.selectors import access_person, people_summary, person_list, protected_search_hash
+from gonghui.people.services import UNMASK_PERMISSION, person_unmask
 from gonghui.regions.models import RegionLevel
 from gonghui.regions.selectors import access_region, region_list
 
@@ -86,19 +84,6 @@ def orgs_detail(request, org_id: int):
     )
 
 
-def _protected_hash(q: str) -> tuple[str, str] | None:
-    """For a full ID number or mobile: which keyed hash finds it and its value; else None."""
-    for field, hasher, invalid in (
-        ("id_hash", id_number_hash, InvalidIdNumber),
-        ("phone_hash", phone_hash, InvalidPhone),
-    ):
-        try:
-            return field, hasher(q)
-        except invalid:
-            continue
-    return None
-
-
 # Searches by ID number or mobile, kept in the session as keyed hashes behind an opaque token.
 FOUND_SESSION_KEY = "people_found"
 FOUND_KEPT = 20
@@ -119,7 +104,7 @@ def people_search(request):
     session table ever holds the number itself.
     """
     q = request.POST.get("q", "").strip()
-    protected = _protected_hash(q) if q else None
+    protected = protected_search_hash(q) if q else None
     if protected is None:
         query = _filters_query(request.POST, q=q)
     else:
@@ -148,7 +133,7 @@ def people_list(request):
             protected_query = True
         else:
             found_expired = True
-    elif q and _protected_hash(q) is not None:
+    elif q and protected_search_hash(q) is not None:
         # A number typed into the address: not searched, not echoed (use the search box, which posts).
         refused_in_address = True
         q = ""

@@ -103,8 +103,21 @@ def test_it_shows_the_city_user_every_district_in_the_admin(login, people_world)
     client = login(_make_staff(w.city_user))
     shown = set(client.get(_changelist_url(Person)).context["cl"].result_list)
     assert shown == {w.suburb_person, w.suburb_person2, w.qianjin_person}
-    found = client.get(_changelist_url(Person), {"q": w.suburb_plain.phone}).context["cl"].result_list
-    assert list(found) == [w.suburb_person]
+    by_name = client.get(_changelist_url(Person), {"q": w.suburb_person.name}).context["cl"].result_list
+    assert w.suburb_person in list(by_name)
+
+
+def test_it_refuses_to_search_the_person_admin_by_id_number_or_mobile(login, people_world):
+    """The changelist searches by GET: a full number would sit in the address and the server's log."""
+    from gonghui.people.models import Person
+
+    w = people_world
+    client = login(_make_staff(w.city_user))
+    for number in (w.suburb_plain.phone, w.suburb_plain.id_number):
+        response = client.get(_changelist_url(Person), {"q": number})
+        assert list(response.context["cl"].result_list) == []
+        shown = [str(m) for m in response.context["messages"]]
+        assert any(reverse("people_list") in m for m in shown), shown
 
 
 def test_it_offers_only_in_scope_choices_in_admin_forms(login, people_world):
