@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "gonghui.weave",
     "gonghui.membership",
     "gonghui.competitions",
+    "gonghui.honours",
     "gonghui.analytics",
     "gonghui.accounts",
     "gonghui.web",

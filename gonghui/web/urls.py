@@ -17,4 +17,5 @@ urlpatterns = [
     path("members/", include("gonghui.membership.urls")),
     path("join/", include("gonghui.membership.urls_public")),
     path("contests/", include("gonghui.competitions.urls")),
+    path("honours/", include("gonghui.honours.urls")),
 ]

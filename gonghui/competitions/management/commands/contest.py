@@ -67,6 +67,11 @@ def _judge_arguments(parser):
     parser.add_argument("--score", required=True, help="0 to 100")
 
 
+def _grant_arguments(parser):
+    parser.add_argument("--contest", required=True, metavar="CODE")
+    parser.add_argument("--date", help="date conferred, YYYY-MM-DD (default: today)")
+
+
 class Command(AreaCommand):
     help = "Skills competitions: set up from a policy, import and export question banks."
     verbs = {
@@ -99,6 +104,11 @@ class Command(AreaCommand):
             "Record one judge's practical score (0-100) for a finalist at the finals.",
             _judge_arguments,
             "judge_score",
+        ),
+        "grant-honours": (
+            "Register the awards of a finished contest's final ranking in the register of honours (idempotent).",
+            _grant_arguments,
+            "grant_honours",
         ),
         "close-overdue": (
             "Close every preliminary attempt past its deadline, scored on its last saved answers.",
@@ -155,6 +165,21 @@ class Command(AreaCommand):
         except OSError as exc:
             raise UsageError(f"无法写入 {out}：{exc.strerror or exc}") from None
         self.stdout.write(f"{out}：{found.trades.count()} 个工种")
+
+    def grant_honours(self, *, contest: str, date: str | None = None, **options):
+        import datetime as dt
+
+        from ...awards import contest_grant_honours
+
+        found = Contest.objects.filter(code=contest).first()
+        if found is None:
+            raise UsageError(f"没有代码为 {contest} 的竞赛")
+        try:
+            on = dt.date.fromisoformat(date) if date else None
+        except ValueError:
+            raise UsageError(f"日期 {date} 应为 YYYY-MM-DD") from None
+        report = contest_grant_honours(contest=found, conferred_on=on)
+        self.stdout.write(f"{found.code}：{report}")
 
     def judge_score(self, *, contest: str, ticket: str, judge: str, score: str, **options):
         registration = Registration.objects.filter(trade__contest__code=contest, ticket=ticket).first()
