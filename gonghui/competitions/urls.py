@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_staff, views_stats
 
 urlpatterns = [
     path("", views.contests_index, name="contests_index"),
@@ -26,5 +26,30 @@ urlpatterns = [
         "exam/<int:registration_id>/practice/<int:session_id>/check/<int:position>/",
         views.practice_check_answer,
         name="contest_practice_check",
+    ),
+    # Last: "<code>/" would otherwise take "exam/".
+    path("<slug:code>/", views_stats.contest_page, name="contest_page"),
+    path("<slug:code>/statistics/", views_stats.contest_statistics, name="contest_statistics"),
+    path("<slug:code>/statistics.xlsx", views_stats.contest_statistics_xlsx, name="contest_statistics_xlsx"),
+    path("<slug:code>/staff/<slug:trade_code>/bank/", views_staff.bank_page, name="contest_staff_bank"),
+    path(
+        "<slug:code>/staff/<slug:trade_code>/bank/<int:number>/",
+        views_staff.question_edit,
+        name="contest_staff_question",
+    ),
+    path(
+        "<slug:code>/staff/<slug:trade_code>/bank/<int:number>/retire/",
+        views_staff.question_retire_view,
+        name="contest_staff_question_retire",
+    ),
+    path(
+        "<slug:code>/staff/<slug:trade_code>/bank/export/<str:fmt>/",
+        views_staff.bank_download,
+        name="contest_staff_bank_download",
+    ),
+    path(
+        "<slug:code>/staff/<slug:trade_code>/blueprint/",
+        views_staff.blueprint_page,
+        name="contest_staff_blueprint",
     ),
 ]

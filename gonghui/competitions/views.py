@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gonghui.analytics.services import view_count
 from gonghui.audit.services import audit_record
 from gonghui.people.consent import consent_text
 
@@ -45,6 +46,7 @@ from .models import (
 )
 from .practice import MAX_SIZE, practice_check, practice_start
 from .services import CONSENT_PURPOSE, registration_apply
+from .stats import page_key
 
 SESSION_KEY = "contest_registrations"
 LOGIN_LIMIT = 10  # failed sign-ins per admission ticket per window
@@ -76,6 +78,7 @@ def contest_bank(request, code: str, trade_code: str):
     )
     if trade is None:
         raise Http404
+    view_count(request, page_key(trade.contest, "bank"))
     questions = trade.questions.order_by("number")
     areas = list(
         trade.questions.order_by("knowledge_area").values_list("knowledge_area", flat=True).distinct()
@@ -421,6 +424,8 @@ def contest_register(request, code: str):
     contest = Contest.objects.filter(code=code).first()
     if contest is None:
         raise Http404
+    if request.method == "GET":
+        view_count(request, page_key(contest, "register"))
     consent = consent_text(CONSENT_PURPOSE)
     trades = list(contest.trades.order_by("sort", "code"))
     error, values = "", {}
