@@ -150,6 +150,11 @@ def results_xlsx(contest) -> bytes:
     book = Workbook()
     book.remove(book.active)
     for trade in contest.trades.all():
+        if contest.entry == "team":
+            from .teams import team_results_sheets
+
+            team_results_sheets(book, trade, policy)
+            continue
         sheet = book.create_sheet(title=trade.name[:31])
         sheet.append(RESULT_COLUMNS)
         for r in preliminary_results(trade, tie_rule):
@@ -185,6 +190,10 @@ def is_finalist(registration) -> bool:
     from .policy import contest_policy
 
     trade = registration.trade
+    if registration.team_id is not None:  # a member of a team goes to the finals with the team
+        from .teams import team_is_finalist
+
+        return team_is_finalist(registration.team)
     tie_rule = (
         contest_policy(trade.contest.policy_file).tie_rule if trade.contest.policy_file else ("total_desc",)
     )

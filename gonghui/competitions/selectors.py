@@ -120,11 +120,13 @@ class ContestStatistics:
     preliminary_candidates: int
     finalists: int
     average_preliminary: Decimal | None
+    teams: int = 0  # team contests: teams entered
+    unions: int = 0  # unions the entrants were members of (recorded at registration) or registered with
 
 
 def contest_statistics(contest: Contest) -> ContestStatistics:
     """Public totals of a contest: registrations, enterprises, practice sessions, preliminary candidates, finalists."""
-    from .models import Attempt, PracticeSession, Registration
+    from .models import Attempt, PracticeSession, Registration, Team
     from .policy import contest_policy
     from .ranking import preliminary_results
 
@@ -136,7 +138,14 @@ def contest_statistics(contest: Contest) -> ContestStatistics:
         for trade in contest.trades.all():
             finalists += sum(1 for r in preliminary_results(trade, tie_rule) if r.advances)
     average = finished.aggregate(a=Avg("score"))["a"]
+    unions = (
+        registrations.filter(member_union__isnull=False)
+        .values_list("member_union_id", flat=True)
+        .union(registrations.filter(union__isnull=False).values_list("union_id", flat=True))
+    )
     return ContestStatistics(
+        teams=Team.objects.filter(trade__contest=contest).count(),
+        unions=unions.count(),
         registrations=registrations.count(),
         enterprises=registrations.values("enterprise_name").distinct().count(),
         practice_sessions=PracticeSession.objects.filter(trade__contest=contest).count(),

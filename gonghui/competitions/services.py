@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gonghui.audit.services import audit_record
+from gonghui.lib.masking import mask_id_number
 from gonghui.orgs.models import Employer, Org
 from gonghui.people.models import ConsentChannel
 from gonghui.people.services import consent_record, person_create, person_find_by_id_number
@@ -23,14 +24,14 @@ from .models import (
     BlueprintRow,
     Contest,
     Difficulty,
-    JudgeScore,
     Paper,
     Question,
     QuestionType,
     Registration,
+    Team,
     Trade,
 )
-from .policy import contest_policy
+from .policy import ContestPolicy, contest_policy
 
 
 class ContestError(ValueError):
@@ -176,6 +177,30 @@ def blueprint_set(
     return blueprint
 
 
+def policy_of(contest: Contest) -> ContestPolicy | None:
+    """The contest's policy, or None for a contest set up without one (then anyone may enter, no sheets)."""
+    return contest_policy(contest.policy_file) if contest.policy_file else None
+
+
+def _membership_at_registration(person, trade: Trade, id_number: str) -> tuple[bool, Org | None]:
+    """Whether the person (None: not on record) is an active union member now, and of which union;
+    refuses a non-member when the contest's policy admits members only."""
+    from gonghui.membership.models import MembershipStatus
+    from gonghui.membership.services import membership_status_for
+
+    current = membership_status_for(person=person) if person is not None else None
+    if current is not None and current.status == MembershipStatus.ACTIVE:
+        return True, current.org
+    policy = policy_of(trade.contest)
+    if policy is not None and policy.members_only:
+        who = person.id_number_masked if person is not None else mask_id_number(id_number)
+        raise ContestError(
+            f"{trade.contest.name}仅限工会会员报名：身份证号 {who} 未查到有效的工会会员身份"
+            "（入会申请未批准的也不能报名），请先加入工会或联系所在工会核实"
+        )
+    return False, None
+
+
 def _new_ticket() -> str:
     # 12 digits: enough room that a random clash is rare; the unique constraint settles the rest.
     return f"{secrets.randbelow(10**12):012d}"
@@ -191,10 +216,14 @@ def registration_create(
     enterprise_name: str,
     employer: Employer | None = None,
     union: Org | None = None,
+    team: Team | None = None,
+    team_leader: bool = False,
     actor: Any | None = None,
 ) -> Registration:
     """Enter a worker in a trade: the person is found by ID number (or created, protected), once per trade.
 
+    Records whether the worker was an active union member at registration, and of which union; a
+    contest whose policy admits members only refuses a non-member (ContestError, nothing written).
     Raises ContestError when the worker is already entered in this trade; InvalidIdNumber and the
     other people errors on bad identity data.
     """
@@ -203,9 +232,11 @@ def registration_create(
         raise ContestError("请填写工作单位")
     person = person_find_by_id_number(id_number=id_number)
     if person is None:
+        _membership_at_registration(None, trade, id_number)  # a members-only contest refuses before creating
         person = person_create(name=name, id_number=id_number, phone=phone, employer=employer, actor=actor)
     if Registration.objects.filter(trade=trade, person=person).exists():
         raise ContestError(f"{person.id_number_masked} 已报名{trade.name}，不能重复报名")
+    was_member, member_union = _membership_at_registration(person, trade, id_number)
     for _attempt in range(5):
         try:
             with transaction.atomic():
@@ -216,6 +247,10 @@ def registration_create(
                     enterprise_name=enterprise_name,
                     union=union,
                     ticket=_new_ticket(),
+                    team=team,
+                    team_leader=team_leader,
+                    was_member=was_member,
+                    member_union=member_union,
                 )
             break
         except IntegrityError:
@@ -227,12 +262,38 @@ def registration_create(
         actor=actor,
         action="contest.register",
         target=registration,
-        detail={"trade": trade.code, "contest": trade.contest.code, "person_id": person.pk},
+        detail={
+            "trade": trade.code,
+            "contest": trade.contest.code,
+            "person_id": person.pk,
+            "was_member": was_member,
+            "member_union_id": member_union.pk if member_union else None,
+            "team_id": team.pk if team else None,
+        },
     )
     return registration
 
 
 CONSENT_PURPOSE = "contest"
+
+
+def registration_check_open(*, contest: Contest, now: dt.datetime) -> None:
+    """Refuses (ContestError) outside the contest's registration stage."""
+    if not contest.registration_opens <= now <= contest.registration_closes:
+        raise ContestError(
+            f"报名时间为 {timezone.localtime(contest.registration_opens):%Y-%m-%d} 至 "
+            f"{timezone.localtime(contest.registration_closes):%Y-%m-%d}"
+        )
+
+
+def consent_check(*, items: list[str], phones: list[str]) -> None:
+    """The notice and the separate consent for ID numbers (and phones, when any is given) are required."""
+    needed = {"notice", "id_number"} | ({"phone"} if any((p or "").strip() for p in phones) else set())
+    missing = needed - set(items)
+    if missing:
+        raise ContestError(
+            "请阅读并同意告知书，并单独同意处理身份证号" + ("和手机号" if "phone" in missing else "")
+        )
 
 
 @transaction.atomic
@@ -256,17 +317,10 @@ def registration_apply(
     """
     now = now or timezone.now()
     contest = trade.contest
-    if not contest.registration_opens <= now <= contest.registration_closes:
-        raise ContestError(
-            f"报名时间为 {timezone.localtime(contest.registration_opens):%Y-%m-%d} 至 "
-            f"{timezone.localtime(contest.registration_closes):%Y-%m-%d}"
-        )
-    needed = {"notice", "id_number"} | ({"phone"} if (phone or "").strip() else set())
-    missing = needed - set(consent_items)
-    if missing:
-        raise ContestError(
-            "请阅读并同意告知书，并单独同意处理身份证号" + ("和手机号" if "phone" in missing else "")
-        )
+    if contest.entry == "team":
+        raise ContestError(f"{contest.name}为团体赛，请以团队报名")
+    registration_check_open(contest=contest, now=now)
+    consent_check(items=consent_items, phones=[phone])
     registration = registration_create(
         trade=trade,
         name=name,
@@ -286,27 +340,17 @@ def registration_apply(
     return registration
 
 
-@transaction.atomic
-def judge_score_record(*, registration: Registration, judge: str, score: Decimal, actor: Any | None = None):
-    """Record one judge's practical score (0-100) for a finalist; a judge scores a finalist once."""
-    from .ranking import is_finalist
+def judge_score_record(
+    *,
+    registration: Registration,
+    judge: str,
+    score: Decimal | None = None,
+    criteria: dict[str, Decimal] | None = None,
+    actor: Any | None = None,
+):
+    """Record one judge's practical score for a finalist: a sheet by criterion when the trade's policy
+    has one (the score is their sum), else one score of 0-100; a judge scores a finalist once.
+    See `sheets.sheet_record` for the guarantees."""
+    from .sheets import sheet_record
 
-    judge = (judge or "").strip()
-    if not judge:
-        raise ContestError("请填写评委")
-    if not Decimal(0) <= score <= Decimal(100):
-        raise ContestError(f"评分 {score} 应在 0 到 100 之间")
-    if not is_finalist(registration):
-        raise ContestError(f"准考证号 {registration.ticket} 的选手未进入决赛")
-    try:
-        with transaction.atomic():
-            row = JudgeScore.objects.create(registration=registration, judge=judge, score=score)
-    except IntegrityError:
-        raise ContestError(f"评委 {judge} 已为准考证号 {registration.ticket} 的选手评分") from None
-    audit_record(
-        actor=actor,
-        action="contest.judge_score",
-        target=registration,
-        detail={"judge": judge, "score": str(score)},
-    )
-    return row
+    return sheet_record(registration=registration, judge=judge, score=score, criteria=criteria, actor=actor)
