@@ -1,11 +1,13 @@
 """Contest pages under /contests/: the public list and the candidates' online preliminary."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views, views_staff, views_stats
 
 urlpatterns = [
     path("", views.contests_index, name="contests_index"),
+    # Teams, trade pages with technical documents, judging: before any "<code>/" pattern.
+    path("", include("gonghui.competitions.urls_teams")),
     path("<slug:code>/register/", views.contest_register, name="contest_register"),
     path("<slug:code>/progress/", views.contest_progress_page, name="contest_progress"),
     path("<slug:code>/<slug:trade_code>/bank/", views.contest_bank, name="contest_bank"),

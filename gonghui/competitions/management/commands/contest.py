@@ -14,7 +14,7 @@ from ...exam import attempts_close_overdue
 from ...models import Contest, Registration, Trade
 from ...papers import papers_generate
 from ...ranking import results_xlsx
-from ...services import contest_setup_from_policy, judge_score_record
+from ...services import contest_setup_from_policy
 
 
 def _setup_arguments(parser):
@@ -62,9 +62,26 @@ def _results_arguments(parser):
 
 def _judge_arguments(parser):
     parser.add_argument("--contest", required=True, metavar="CODE")
-    parser.add_argument("--ticket", required=True, help="the finalist's admission ticket number")
+    entry = parser.add_mutually_exclusive_group(required=True)
+    entry.add_argument("--ticket", help="the finalist's admission ticket number")
+    entry.add_argument("--team", metavar="NAME", help="the finalist team's name (a team contest)")
+    parser.add_argument("--trade", metavar="CODE", help="the team's trade (with --team)")
     parser.add_argument("--judge", required=True, help="the judge's name")
-    parser.add_argument("--score", required=True, help="0 to 100")
+    parser.add_argument("--score", help="0 to 100, for a trade without a score sheet")
+    parser.add_argument(
+        "--criterion",
+        action="append",
+        default=[],
+        metavar="CODE=POINTS",
+        help="the points of one criterion of the trade's score sheet (repeat for each; the score is their sum)",
+    )
+
+
+def _assign_arguments(parser):
+    parser.add_argument("--contest", required=True, metavar="CODE")
+    parser.add_argument("--trade", required=True, metavar="CODE")
+    parser.add_argument("--username", required=True, help="the judge's staff account")
+    parser.add_argument("--name", default="", help="the name on the judge's sheets (default: the username)")
 
 
 def _grant_arguments(parser):
@@ -101,9 +118,15 @@ class Command(AreaCommand):
             "results",
         ),
         "judge-score": (
-            "Record one judge's practical score (0-100) for a finalist at the finals.",
+            "Record one judge's practical score for a finalist (or finalist team): --criterion CODE=POINTS "
+            "for each line of the trade's score sheet, or --score 0-100 for a trade without one.",
             _judge_arguments,
             "judge_score",
+        ),
+        "judge-assign": (
+            "Assign a staff account to judge a trade's finals (the judging pages show them its finalists only).",
+            _assign_arguments,
+            "judge_assign",
         ),
         "grant-honours": (
             "Register the awards of a finished contest's final ranking in the register of honours (idempotent).",
@@ -166,6 +189,22 @@ class Command(AreaCommand):
             raise UsageError(f"无法写入 {out}：{exc.strerror or exc}") from None
         self.stdout.write(f"{out}：{found.trades.count()} 个工种")
 
+    def judge_assign(self, *, contest: str, trade: str, username: str, name: str = "", **options):
+        from django.contrib.auth import get_user_model
+
+        from ...services import ContestError
+        from ...sheets import judge_assign
+
+        target = find_trade(trade=trade, contest=contest)
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise UsageError(f"没有用户 {username}")
+        try:
+            assignment = judge_assign(trade=target, user=user, name=name)
+        except ContestError as exc:
+            raise UsageError(str(exc)) from None
+        self.stdout.write(f"{target.name}\t{assignment.name}\t{username}")
+
     def grant_honours(self, *, contest: str, date: str | None = None, **options):
         import datetime as dt
 
@@ -181,13 +220,53 @@ class Command(AreaCommand):
         report = contest_grant_honours(contest=found, conferred_on=on)
         self.stdout.write(f"{found.code}：{report}")
 
-    def judge_score(self, *, contest: str, ticket: str, judge: str, score: str, **options):
-        registration = Registration.objects.filter(trade__contest__code=contest, ticket=ticket).first()
-        if registration is None:
-            raise UsageError(f"竞赛 {contest} 没有准考证号 {ticket}")
+    def judge_score(
+        self,
+        *,
+        contest: str,
+        judge: str,
+        ticket: str | None = None,
+        team: str | None = None,
+        trade: str | None = None,
+        score: str | None = None,
+        criterion: list[str] | None = None,
+        **options,
+    ):
+        from ...models import Team
+        from ...services import ContestError
+        from ...sheets import sheet_record
+
+        if ticket:
+            found = Registration.objects.filter(trade__contest__code=contest, ticket=ticket).first()
+            if found is None:
+                raise UsageError(f"竞赛 {contest} 没有准考证号 {ticket}")
+            target, label = {"registration": found}, ticket
+        else:
+            teams = Team.objects.filter(trade__contest__code=contest, name=team)
+            if trade:
+                teams = teams.filter(trade__code=trade)
+            found = list(teams[:2])
+            if len(found) != 1:
+                raise UsageError(
+                    f"竞赛 {contest} 没有队伍 {team}"
+                    if not found
+                    else f"队伍 {team} 不止一个工种有，请加 --trade"
+                )
+            target, label = {"team": found[0]}, team
+        value = None
+        if score is not None:
+            try:
+                value = Decimal(score)
+            except InvalidOperation:
+                raise UsageError(f"评分 {score} 不是数字") from None
+        points = {}
+        for item in criterion or []:
+            code, sep, number = item.partition("=")
+            if not sep or not code.strip():
+                raise UsageError(f"--criterion {item} 应为 代码=分数")
+            points[code.strip()] = number.strip()
         try:
-            value = Decimal(score)
-        except InvalidOperation:
-            raise UsageError(f"评分 {score} 不是数字") from None
-        judge_score_record(registration=registration, judge=judge, score=value)
-        self.stdout.write(f"{ticket}\t{judge}\t{value}")
+            row = sheet_record(**target, judge=judge, score=value, criteria=points or None)
+        except ContestError as exc:
+            raise UsageError(str(exc)) from None
+        self.stdout.write(f"{label}\t{judge}\t{row.score}")
