@@ -115,22 +115,20 @@ def finalist_ids(contest: Contest) -> set[int]:
     from .policy import contest_policy
     from .ranking import preliminary_results
 
-    if not Registration.objects.filter(
-        trade__contest=contest, attempt__status__in=_FINISHED
-    ).exists():  # fmt: skip
+    # Only trades someone finished the preliminary in can have finalists: one query to find them.
+    trades = list(contest.trades.filter(registrations__attempt__status__in=_FINISHED).distinct())
+    if not trades:
         return set()
     tie_rule = contest_policy(contest.policy_file).tie_rule if contest.policy_file else ("total_desc",)
-    return {
-        r.registration_id
-        for trade in contest.trades.all()
-        for r in preliminary_results(trade, tie_rule)
-        if r.advances
-    }
+    return {r.registration_id for trade in trades for r in preliminary_results(trade, tie_rule) if r.advances}
 
 
 def region_level(contest: Contest) -> RegionLevel:
     """The level a contest's regions are counted at: one below its organiser's (a province's contest by city)."""
-    level = contest.organiser.region.level if contest.organiser.region_id else RegionLevel.PROVINCE
+    level = (
+        Region.objects.filter(orgs=contest.organiser_id).values_list("level", flat=True).first()
+        or RegionLevel.PROVINCE
+    )
     return RegionLevel(min(level + 1, RegionLevel.VILLAGE))
 
 
