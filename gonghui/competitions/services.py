@@ -308,8 +308,10 @@ def registration_apply(
     consent_items: list[str],
     ip: str | None = None,
     now: dt.datetime | None = None,
+    actor: Any | None = None,
 ) -> Registration:
-    """A worker registers themselves (the public page): in the registration stage, with their consent recorded.
+    """A worker registers themselves (the public page), or a caller of the API for them (`actor`, audited):
+    in the registration stage, with their consent recorded.
 
     Guarantees: refused outside the stage; the notice and the separate consent for the ID number (and
     for the phone, when one is given) are required; the registration and the consent record are
@@ -327,6 +329,7 @@ def registration_apply(
         id_number=id_number,
         phone=(phone or "").strip() or None,
         enterprise_name=enterprise_name,
+        actor=actor,
     )
     consent_record(
         person=registration.person,
