@@ -130,7 +130,9 @@ def sheet_record(
     if not entry_is_finalist(registration=registration, team=team):
         raise ContestError(f"{_entry_label(registration, team)}未进入决赛")
     entry = {"registration": registration} if registration is not None else {"team": team}
-    existing = JudgeScore.objects.select_for_update().filter(judge=judge, **entry).first()
+    # order_by("pk"): the model's ordering joins the nullable team/registration, which PostgreSQL
+    # refuses to lock (FOR UPDATE cannot be applied to the nullable side of an outer join).
+    existing = JudgeScore.objects.select_for_update().filter(judge=judge, **entry).order_by("pk").first()
     previous = None
     if existing is not None:
         if not replace:
