@@ -38,6 +38,7 @@ demo: install messages
 	DATABASE_URL=$(DEMO_DB) $(GONGHUI) migrate --noinput -v 0
 	DATABASE_URL=$(DEMO_DB) $(GONGHUI) demo seed --if-empty
 	DATABASE_URL=$(DEMO_DB) $(GONGHUI) demo drive --if-empty
+	DATABASE_URL=$(DEMO_DB) $(GONGHUI) demo contests --if-empty
 	DATABASE_URL=$(DEMO_DB) $(GONGHUI) demo logins
 	@echo "==> serving the demo city at http://127.0.0.1:8000  (Ctrl-C stops)"
 	DATABASE_URL=$(DEMO_DB) $(GONGHUI) runserver --insecure 127.0.0.1:8000

@@ -7,6 +7,7 @@ import unicodedata
 from django.utils.translation import gettext as _
 
 from gonghui.accounts.models import RoleKind
+from gonghui.demo.contest import DEFAULT_PER_TRADE, demo_contests, demo_contests_exist, demo_try_candidate
 from gonghui.demo.drive import demo_drive, demo_is_driven
 from gonghui.demo.services import (
     DEFAULT_PEOPLE,
@@ -43,6 +44,18 @@ def _drive_arguments(parser) -> None:
     )
 
 
+def _contests_arguments(parser) -> None:
+    parser.add_argument(
+        "--per-trade",
+        type=int,
+        default=DEFAULT_PER_TRADE,
+        help=f"entrants per trade of the finished contest (default {DEFAULT_PER_TRADE})",
+    )
+    parser.add_argument(
+        "--if-empty", action="store_true", help="do nothing (and exit 0) when the demo contests already exist"
+    )
+
+
 def _width(text: str) -> int:
     """Columns a string takes on a terminal: CJK characters take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -66,6 +79,12 @@ class Command(AreaCommand):
             "leave applications pending in 郊区",
             _drive_arguments,
             "drive",
+        ),
+        "contests": (
+            "Set up the demo skills contests: one finished end to end (preliminary, finals, honours), "
+            "one open to try on a phone",
+            _contests_arguments,
+            "contests",
         ),
         "logins": ("Print the demo address and the demo logins", None, "logins"),
     }
@@ -103,6 +122,28 @@ class Command(AreaCommand):
             f"郊区待审批申请 {r.pending} 件（其中超期 {r.pending_overdue} 件）。"
         )
 
+    def contests(self, *, per_trade: int, if_empty: bool, **options) -> None:
+        if if_empty and demo_contests_exist():
+            self.stdout.write(_("The demo contests already exist: demo contests skipped."))
+            return
+        r = demo_contests(per_trade=per_trade)
+        self.stdout.write(
+            _(
+                "Demo contests set up in {seconds:.1f} s: {finished} (finished: {registrations} registrations, "
+                "{submitted} preliminary papers handed in, {finalists} finalists judged, {honours} honours "
+                "granted, {sessions} practice sessions) and {open} (open to try)."
+            ).format(
+                seconds=r.seconds,
+                finished=r.finished,
+                registrations=r.registrations,
+                submitted=r.submitted,
+                finalists=r.finalists,
+                honours=r.honours,
+                sessions=r.practice_sessions,
+                open=r.open,
+            )
+        )
+
     def _progress(self, step: str, done: int, total: int) -> None:
         line = f"{step} {done}/{total}"
         if self.stdout.isatty():
@@ -130,6 +171,21 @@ class Command(AreaCommand):
         for row in [header, *table]:
             self.stdout.write(
                 "  ".join(_pad(cell, w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+            )
+        candidate = demo_try_candidate()
+        if candidate is not None:
+            registration, id_number = candidate
+            self.stdout.write(
+                _(
+                    "Try the online preliminary ({contest}, {trade}) at {address}/contests/exam/: "
+                    "admission ticket {ticket}, ID number {id_number} (a synthetic demo worker)."
+                ).format(
+                    contest=registration.trade.contest.name,
+                    trade=registration.trade.name,
+                    address=DEMO_ADDRESS,
+                    ticket=registration.ticket,
+                    id_number=id_number,
+                )
             )
         if not all(exists for _login, _org, exists in rows):
             self.stdout.write(_("Not seeded yet: run `gonghui demo seed` first."))
