@@ -293,3 +293,7 @@ def org(request, org_id: int):
 from .membership import router as membership_router  # noqa: E402
 
 api.add_router("/members", membership_router)
+
+from .competitions import router as competitions_router  # noqa: E402
+
+api.add_router("/contests", competitions_router)
