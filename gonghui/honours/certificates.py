@@ -139,7 +139,7 @@ def certificate_pdf(honour: Honour, *, verify: str) -> bytes:
     red = HexColor("#b3261e")
     out = io.BytesIO()
     with translation.override("zh-hans"):
-        canvas = Canvas(out, pagesize=(width, height), invariant=True)
+        canvas = Canvas(out, pagesize=(width, height), invariant=True, initialFontName=font)
         canvas.setTitle(f"{_('Certificate of honour')} {honour.certificate_no}")
         canvas.setAuthor(honour.conferred_by.name)
         canvas.setSubject(honour.title)

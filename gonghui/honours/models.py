@@ -11,6 +11,7 @@ Rows are never deleted: a mistaken or withdrawn honour is revoked, with the reas
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gonghui.orgs.models import Org
 from gonghui.people.models import Person
@@ -45,11 +46,11 @@ class Honour(models.Model):
         on_delete=models.PROTECT,
         related_name="honours",
     )
-    team_name = models.CharField(_("team"), max_length=200, blank=True)
+    team_name = models.CharField(_("holding team"), max_length=200, blank=True)
     holder_name = models.CharField(_("holder"), max_length=200)
     holder_key = models.CharField(_("holder key"), max_length=220)
     kind = models.CharField(_("kind"), max_length=12, choices=HonourKind.choices)
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(pgettext_lazy("honour", "title"), max_length=200)
     level = models.CharField(_("level"), max_length=12, choices=HonourLevel.choices)
     conferred_by = models.ForeignKey(
         Org, verbose_name=_("conferring union"), on_delete=models.PROTECT, related_name="honours_conferred"

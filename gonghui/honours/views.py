@@ -101,7 +101,8 @@ def register_xlsx(rows) -> bytes:
     return out.getvalue()
 
 
-def _pdf_response(request, honour: Honour) -> HttpResponse:
+def certificate_response(request, honour: Honour) -> HttpResponse:
+    """The certificate PDF of `honour` as a response (the caller has checked who may have it)."""
     response = HttpResponse(
         certificate_pdf(honour, verify=verify_url(request, honour)), content_type="application/pdf"
     )
@@ -114,7 +115,7 @@ def _pdf_response(request, honour: Honour) -> HttpResponse:
 @require_GET
 def honour_certificate(request, honour_id: int):
     """Staff: the certificate of an honour in their subtree (404 outside it)."""
-    return _pdf_response(request, selectors.access_honour(request.user, honour_id))
+    return certificate_response(request, selectors.access_honour(request.user, honour_id))
 
 
 @never_cache

@@ -15,6 +15,7 @@ urlpatterns = [
     path("me/", views.member_page, name="me"),
     path("me/transfer/", views.member_transfer, name="transfer"),
     path("me/leave/", views.member_leave, name="leave"),
+    path("me/honours/<int:honour_id>.pdf", views.member_certificate, name="certificate"),
     path("card/<str:token>/", views.card_verify, name="verify"),
     path("qr/", views.join_qr_list, name="qr_list"),
     path("qr/<str:code>.<str:fmt>", views.join_qr_image, name="qr_image"),

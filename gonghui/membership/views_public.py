@@ -247,11 +247,29 @@ def member_page(request):
     if overview.current is not None and overview.current.status == MembershipStatus.ACTIVE:
         overview.current.person = person
         card = _card(request, overview.current)
+    from gonghui.honours.selectors import honours_of_person
+
     return render(
         request,
         "membership/me.html",
-        {"overview": overview, "card": card, "masked_name": mask_name(person.name), "person": person},
-    )
+        {"overview": overview, "card": card, "masked_name": mask_name(person.name), "person": person,
+         "honours": honours_of_person(person=person)},
+    )  # fmt: skip
+
+
+@never_cache
+def member_certificate(request, honour_id: int):
+    """The member's own honour certificate (PDF), from their page; anyone else's answers 404."""
+    from gonghui.honours.selectors import honours_of_person
+    from gonghui.honours.views import certificate_response
+
+    person = _member(request)
+    if person is None:
+        return redirect("join:lookup")
+    honour = honours_of_person(person=person).filter(pk=honour_id).first()
+    if honour is None:
+        raise Http404
+    return certificate_response(request, honour)
 
 
 @never_cache

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             name='Honour',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('team_name', models.CharField(blank=True, max_length=200, verbose_name='team')),
+                ('team_name', models.CharField(blank=True, max_length=200, verbose_name='holding team')),
                 ('holder_name', models.CharField(max_length=200, verbose_name='holder')),
                 ('holder_key', models.CharField(max_length=220, verbose_name='holder key')),
                 ('kind', models.CharField(choices=[('medal', 'medal'), ('title', 'honorary title'), ('cash', 'cash award'), ('promotion', 'skill level promotion'), ('other', 'other honour')], max_length=12, verbose_name='kind')),
