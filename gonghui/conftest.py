@@ -9,7 +9,10 @@ The world is a slice of Jiamusi: the city federation (230800) over two sibling d
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -38,8 +41,12 @@ def world(db):
     qianjin_street = region("230804002", "永安街道", RegionLevel.TOWNSHIP, qianjin)
 
     city_fed = org_create(code="C230800", name="佳木斯市总工会", kind="federation", region=city)
-    suburb_fed = org_create(code="C230811", name="郊区总工会", kind="federation", parent=city_fed, region=suburb)
-    qianjin_fed = org_create(code="C230804", name="前进区总工会", kind="federation", parent=city_fed, region=qianjin)
+    suburb_fed = org_create(
+        code="C230811", name="郊区总工会", kind="federation", parent=city_fed, region=suburb
+    )
+    qianjin_fed = org_create(
+        code="C230804", name="前进区总工会", kind="federation", parent=city_fed, region=qianjin
+    )
     suburb_town_union = org_create(
         code="T230811100", name="长发镇总工会", kind="township", parent=suburb_fed, region=suburb_town
     )
@@ -65,3 +72,45 @@ def world(db):
         sibling_user=user("qianjin", qianjin_fed),
         password="pass-word-123",
     )
+
+
+# --- browser tests: Debian's Chromium through Playwright (never `playwright install`) --------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def note_outside(url: str, outside: list[str]) -> None:
+    """Add `url` to `outside` when it leaves the site (no page may load anything from elsewhere)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return
+    if parts.hostname not in LOCAL_HOSTS:
+        outside.append(url)
+
+
+@pytest.fixture
+def browser(live_server):
+    """A headless Chromium for one test. Fails (is not skipped) when /usr/bin/chromium is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run this test"
+        )
+    # Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls from it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -611,7 +611,7 @@ def test_it_walks_upload_preview_import_and_review_in_a_phone_sized_browser(
     import os
 
     from gonghui.census.types import Resolution
-    from gonghui.web.tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from gonghui.conftest import CHROMIUM, CHROMIUM_ARGS
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.VAR_DIR = tmp_path

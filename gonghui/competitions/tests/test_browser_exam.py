@@ -7,38 +7,15 @@ watches that no request leaves the site and that the ID number never appears in 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.db import connections
 from django.utils import timezone
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+from gonghui.conftest import note_outside
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def browser(live_server):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run this test"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _db(fn):
@@ -76,7 +53,7 @@ def test_a_worker_registers_practises_and_takes_the_preliminary_on_a_phone(world
 
     outside, urls, errors = [], [], []
     page = browser.new_page(viewport=PHONE_VIEWPORT, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page.on("request", lambda request: (urls.append(request.url), _note_outside(request.url, outside)))
+    page.on("request", lambda request: (urls.append(request.url), note_outside(request.url, outside)))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("dialog", lambda dialog: dialog.accept())
 
@@ -123,11 +100,3 @@ def test_a_worker_registers_practises_and_takes_the_preliminary_on_a_phone(world
     assert not any(worker_id in url for url in urls), "the ID number in a URL"
     assert outside == [], f"requests left the site: {outside}"
     assert errors == [], f"script errors: {errors}"
-
-
-def _note_outside(url: str, outside: list[str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
-        return
-    if parts.hostname not in LOCAL_HOSTS:
-        outside.append(url)

@@ -11,25 +11,13 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.db import connections
 
+from gonghui.conftest import note_outside
 from gonghui.lib.idcard import make_id_number
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = Path(os.environ.get("GONGHUI_SCREENSHOTS") or ROOT / "var" / "screenshots")
 PHONE_VIEWPORT = {"width": 390, "height": 844}
@@ -47,22 +35,6 @@ def groups(transactional_db, django_db_serialized_rollback):
     from django.apps import apps
 
     import_module("gonghui.orgs.migrations.0002_occupation_groups").create_groups(apps, None)
-
-
-@pytest.fixture
-def browser(live_server):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run this test"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _db(fn):
@@ -84,7 +56,7 @@ def test_a_worker_joins_on_a_phone_is_approved_and_sees_the_card(
     urls: list[str] = []
     errors: list[str] = []
     page = browser.new_page(viewport=PHONE_VIEWPORT, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page.on("request", lambda request: (urls.append(request.url), _note_outside(request.url, outside)))
+    page.on("request", lambda request: (urls.append(request.url), note_outside(request.url, outside)))
     page.on("pageerror", lambda error: errors.append(str(error)))
     pages_html: list[str] = []
 
@@ -132,7 +104,7 @@ def test_a_worker_joins_on_a_phone_is_approved_and_sees_the_card(
 
     # 3. The union's staff approve it (on a phone too, in their own session), through the queue at /members/.
     staff = browser.new_page(viewport=PHONE_VIEWPORT, device_scale_factor=2, is_mobile=True, has_touch=True)
-    staff.on("request", lambda request: _note_outside(request.url, outside))
+    staff.on("request", lambda request: note_outside(request.url, outside))
     staff.on("pageerror", lambda error: errors.append(str(error)))
     staff.goto(f"{live_server.url}/members/")
     staff.fill("#id_username", "suburb")
@@ -177,11 +149,3 @@ def test_a_worker_joins_on_a_phone_is_approved_and_sees_the_card(
         assert not any(secret in html for html in pages_html), f"{secret} in a page"
     assert outside == [], f"requests left the site: {outside}"
     assert errors == [], f"script errors: {errors}"
-
-
-def _note_outside(url: str, outside: list[str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
-        return
-    if parts.hostname not in LOCAL_HOSTS:
-        outside.append(url)

@@ -437,37 +437,21 @@ def test_campaign_pages(o, client, django_assert_max_num_queries):
 
 
 @pytest.fixture
-def phone(live_server):
-    """Debian's Chromium (as in web/tests/test_browser.py), a phone-sized page that notes what goes wrong."""
-    import os
-    from pathlib import Path
-
-    chromium_path = Path("/usr/bin/chromium")
-    if not chromium_path.exists():
-        pytest.fail(f"{chromium_path} is missing: install Debian's chromium (apt-get install chromium)")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(chromium_path), args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 375, "height": 800})
-            page.problems = []
-            page.on("pageerror", lambda error: page.problems.append(f"error: {error}"))
-            page.on("requestfailed", lambda request: page.problems.append(f"failed: {request.url}"))
-            page.on(
-                "request",
-                lambda request: (
-                    request.url.startswith(live_server.url)
-                    or request.url.startswith("data:")
-                    or page.problems.append(f"outside: {request.url}")
-                ),
-            )
-            yield page
-        finally:
-            browser.close()
+def phone(browser, live_server):
+    """A phone-sized page in the shared Chromium (gonghui/conftest.py) that notes what goes wrong."""
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"error: {error}"))
+    page.on("requestfailed", lambda request: page.problems.append(f"failed: {request.url}"))
+    page.on(
+        "request",
+        lambda request: (
+            request.url.startswith(live_server.url)
+            or request.url.startswith("data:")
+            or page.problems.append(f"outside: {request.url}")
+        ),
+    )
+    return page
 
 
 @pytest.fixture

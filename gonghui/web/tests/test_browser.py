@@ -7,29 +7,12 @@ install`; when it is missing this test fails and says so, it is not skipped.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connections
 
 from gonghui.audit.models import AuditEvent
-
-# Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls from it.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+from gonghui.conftest import note_outside
 
 
 @pytest.fixture
@@ -41,22 +24,6 @@ def city_may_unmask(transactional_db, django_db_serialized_rollback, occupation_
     return people_world
 
 
-@pytest.fixture
-def browser(live_server):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run this test"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.mark.browser
 def test_it_logs_in_and_sees_the_desk_without_loading_anything_from_outside(
     city_may_unmask, browser, live_server
@@ -66,7 +33,7 @@ def test_it_logs_in_and_sees_the_desk_without_loading_anything_from_outside(
     failed: list[str] = []
     # A phone-sized window whose browser asks for English: the site still answers in Chinese first.
     page = browser.new_page(viewport={"width": 375, "height": 800}, locale="en-US")
-    page.on("request", lambda request: _note_outside(request.url, outside))
+    page.on("request", lambda request: note_outside(request.url, outside))
     page.on("requestfailed", lambda request: failed.append(request.url))
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -111,11 +78,3 @@ def _unmask_audits(user) -> int:
         return AuditEvent.objects.filter(action="person.unmask", actor=user).count()
     finally:
         connections.close_all()
-
-
-def _note_outside(url: str, outside: list[str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
-        return
-    if parts.hostname not in LOCAL_HOSTS:
-        outside.append(url)
