@@ -17,12 +17,14 @@ after NFKC, spaces and case folding), else nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from gonghui.audit.services import audit_record
@@ -147,8 +149,10 @@ def attempt_save(
     """Save answers (position -> the values chosen or typed; an empty list clears it); returns the save time.
 
     Guarantees: nothing is saved once the attempt is submitted, closed or past its deadline
-    (ExamClosed); saves of one attempt are serialised by the conditional UPDATE's row lock, so two
-    saves of different questions at once both keep their answer.
+    (ExamClosed); the answers are merged into the stored ones by one conditional UPDATE (the row
+    lock serialises saves of one attempt, and the merge is computed from the row as it is then), so
+    two saves of different questions at once both keep their answer. Autosave is the hot path of an
+    exam (2,000 candidates every 30 s): one statement, no read of the stored answers.
     """
     now = now or timezone.now()
     shapes = _types_and_options(attempt.paper)
@@ -158,22 +162,24 @@ def attempt_save(
             raise ExamError(f"第 {position + 1} 题不在试卷上")
         qtype, options, blanks = shapes[position]
         cleaned[str(position)] = clean_answer(qtype, options, blanks, values)
-    with transaction.atomic():
-        updated = Attempt.objects.filter(
-            pk=attempt.pk, status=AttemptStatus.IN_PROGRESS, deadline__gt=now
-        ).update(saves=F("saves") + 1, last_saved_at=now)
-        if not updated:
-            raise _closed(attempt.pk, now)
-        # The UPDATE above holds the row: read the answers as they are now, then merge.
-        stored = Attempt.objects.filter(pk=attempt.pk).values_list("answers", flat=True).get()
-        for position, value in cleaned.items():
-            if value:
-                stored[position] = value
-            else:
-                stored.pop(position, None)
-        Attempt.objects.filter(pk=attempt.pk).update(answers=stored)
-    attempt.answers, attempt.last_saved_at = stored, now
+    updated = Attempt.objects.filter(
+        pk=attempt.pk, status=AttemptStatus.IN_PROGRESS, deadline__gt=now
+    ).update(saves=F("saves") + 1, last_saved_at=now, answers=_merged_answers(cleaned))
+    if not updated:
+        raise _closed(attempt.pk, now)
+    attempt.last_saved_at = now
+    attempt.__dict__.pop("answers", None)  # read again from the row when next asked for
     return now
+
+
+def _merged_answers(cleaned: dict[str, str]) -> RawSQL:
+    """The stored answers with `cleaned` merged in (an empty value removes the position), in SQL."""
+    kept = {position: value for position, value in cleaned.items() if value}
+    removed = [position for position, value in cleaned.items() if not value]
+    if connection.vendor == "postgresql":
+        return RawSQL('("answers" || %s::jsonb) - %s::text[]', (json.dumps(kept), removed))
+    # SQLite: a JSON merge patch, where null removes a key
+    return RawSQL('json_patch("answers", %s)', (json.dumps({**kept, **dict.fromkeys(removed)}),))
 
 
 def _closed(attempt_id: int, now: dt.datetime) -> ExamClosed:
