@@ -1,6 +1,8 @@
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection, connections
 from django.test import RequestFactory
 
 from gonghui.analytics.models import DailyCounter
@@ -47,3 +49,28 @@ def test_it_counts_a_phone_browser_and_keeps_nothing_about_it():
     row = DailyCounter.objects.get()
     assert (row.key, row.count) == ("contest:a:page", 1)
     assert {f.name for f in DailyCounter._meta.fields} == {"id", "key", "day", "count"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent upserts are tested on PostgreSQL")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_views_of_a_new_key_all_count():
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def view():
+        try:
+            barrier.wait()
+            for _ in range(5):
+                counter_add(key="contest:race:page", day=dt.date(2021, 7, 1))
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=view) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert DailyCounter.objects.get(key="contest:race:page").count == 40
