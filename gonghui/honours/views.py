@@ -9,8 +9,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -20,6 +21,7 @@ from gonghui.orgs.models import Org
 from . import selectors
 from .certificates import certificate_check, certificate_pdf, verify_url
 from .models import Honour, HonourKind
+from .services import honour_revoke
 
 PER_PAGE = 50
 
@@ -148,3 +150,20 @@ def contest_grant(request, code: str):
             % {"created": len(report.created), "existing": len(report.existing)},
         )
     return redirect("contest_progress", code=contest.code)
+
+
+@login_required
+@require_POST
+def honour_revoke_view(request, honour_id: int):
+    """Staff (admin or staff of the conferring union or above): revoke an honour with a reason."""
+    honour = selectors.access_honour(request.user, honour_id)
+    if not selectors.can_grant(viewer=request.user, org=honour.conferred_by):
+        raise PermissionDenied
+    try:
+        honour_revoke(honour=honour, reason=request.POST.get("reason", ""), actor=request.user)
+    except ValueError as exc:  # HonourError: no reason, or revoked already
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Honour %(number)s revoked.") % {"number": honour.certificate_no})
+    back = QueryDict(request.POST.get("back", "")).urlencode()  # the list's filters, re-encoded
+    return redirect(f"{reverse('honours:register')}?{back}")

@@ -217,3 +217,29 @@ def test_without_a_truetype_cjk_font_the_certificate_falls_back_to_the_built_in_
         assert [f["/BaseFont"] for f in _fonts(reader)] == ["/STSong-Light"]
     finally:
         certificates.certificate_font.cache_clear()
+
+
+def test_staff_of_the_conferring_union_revoke_with_a_reason_and_outsiders_cannot(client, world, honours):
+    from gonghui.accounts.models import Role, RoleKind, User
+
+    honour = honours["C230811-RY2026-000002"]
+    url = reverse("honours:revoke", args=[honour.pk])
+    client.force_login(world.sibling_user)
+    assert client.post(url, {"reason": "x"}).status_code == 404
+    viewer = User.objects.create_user(username="viewer", password="x-pass-word-1")
+    Role.objects.create(user=viewer, org=world.suburb_fed, role=RoleKind.VIEWER)
+    client.force_login(viewer)
+    assert client.post(url, {"reason": "x"}).status_code == 403
+    client.force_login(world.district_user)
+    page = client.post(url, {"reason": " ", "back": "kind=title"}, follow=True)
+    assert page.redirect_chain[-1][0] == reverse("honours:register") + "?kind=title"
+    assert "撤销需要填写原因" in page.content.decode()
+    client.post(url, {"reason": "名次更正"})
+    honour.refresh_from_db()
+    assert (honour.revoked, honour.revoked_reason, honour.revoked_by) == (
+        True,
+        "名次更正",
+        world.district_user,
+    )
+    again = client.post(url, {"reason": "again"}, follow=True).content.decode()
+    assert f"证书 {honour.certificate_no} 已撤销" in again
