@@ -45,7 +45,9 @@ def members(*numbers):
 def test_a_team_of_members_from_one_unit_is_registered_with_its_leader(world, nev):
     for n in (1, 2, 3):
         make_member(world, n)
-    team = team_register(trade=nev, name="比亚迪一队", enterprise_name="比亚迪济南基地", members=members(1, 2, 3))
+    team = team_register(
+        trade=nev, name="比亚迪一队", enterprise_name="比亚迪济南基地", members=members(1, 2, 3)
+    )
     regs = list(team.members.order_by("-team_leader", "id"))
     assert [r.team_leader for r in regs] == [True, False, False]
     assert regs[0].person.name == "会员1"
@@ -76,7 +78,9 @@ def test_a_member_is_in_one_team_per_trade(world, nev):
     first = Registration.objects.get(person__name="会员2")
     second_team = Team.objects.create(trade=nev, name="三队", enterprise_name="比亚迪")
     with pytest.raises(IntegrityError), transaction.atomic():
-        Registration.objects.create(trade=nev, person=first.person, enterprise_name="比亚迪", ticket="1", team=second_team)
+        Registration.objects.create(
+            trade=nev, person=first.person, enterprise_name="比亚迪", ticket="1", team=second_team
+        )
 
 
 def test_a_team_has_one_leader_in_the_database(world, nev):
@@ -94,7 +98,9 @@ def test_members_only_contest_refuses_a_non_member_and_a_pending_applicant(world
     with pytest.raises(ContestError, match="仅限工会会员报名.*未查到有效的工会会员身份"):
         team_register(trade=nev, name="一队", enterprise_name="比亚迪", members=members(1, 2))
     with pytest.raises(ContestError, match=r"第 2 名队员（队员）：.*仅限工会会员报名：身份证号 220102\*+"):
-        team_register(trade=nev, name="一队", enterprise_name="比亚迪", members=members(1, 9))  # nobody on record
+        team_register(
+            trade=nev, name="一队", enterprise_name="比亚迪", members=members(1, 9)
+        )  # nobody on record
     from gonghui.people.models import Person
 
     assert not Person.objects.filter(name="会员9").exists()  # refused before a person was created
@@ -112,7 +118,9 @@ def test_an_open_contest_records_whether_the_worker_was_a_member(world, fitter):
 def test_team_members_come_from_the_teams_unit(world, nev):
     from gonghui.orgs.models import Employer
 
-    byd = Employer.objects.create(name="比亚迪济南基地", credit_code="91370100MA3C0000X1", region=world.suburb)
+    byd = Employer.objects.create(
+        name="比亚迪济南基地", credit_code="91370100MA3C0000X1", region=world.suburb
+    )
     other = Employer.objects.create(name="中国重汽", credit_code="91370000163000000X", region=world.suburb)
     for n in (1, 2):
         make_member(world, n)
@@ -153,7 +161,11 @@ def _three_teams(world, nev):
         make_member(world, n)
     teams = [
         team_register(trade=nev, name=name, enterprise_name=unit, members=members(*numbers))
-        for name, unit, numbers in (("一队", "比亚迪", (1, 2)), ("二队", "重汽", (3, 4)), ("三队", "潍柴", (5, 6)))
+        for name, unit, numbers in (
+            ("一队", "比亚迪", (1, 2)),
+            ("二队", "重汽", (3, 4)),
+            ("三队", "潍柴", (5, 6)),
+        )
     ]
     now = nev.contest.preliminary_opens
     regs = {r.person.name: r for r in Registration.objects.select_related("person")}
