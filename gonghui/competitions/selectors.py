@@ -36,7 +36,11 @@ def access_contest(viewer: Any, code: str) -> Contest:
 
 def access_trade(viewer: Any, code: str, trade_code: str) -> Trade:
     """A trade of a contest the viewer may manage (organising union or above); 404 otherwise."""
-    trade = Trade.objects.filter(contest=access_contest(viewer, code), code=trade_code).first()
+    trade = (
+        Trade.objects.select_related("contest")
+        .filter(contest=access_contest(viewer, code), code=trade_code)
+        .first()
+    )
     if trade is None:
         raise Http404
     return trade
