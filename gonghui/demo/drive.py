@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gonghui.membership.bulk import CONSENT_PURPOSE, _db, _quote, membership_approve_bulk
+from gonghui.lib.sql import db_value, quoted_table
+from gonghui.membership.bulk import CONSENT_PURPOSE, membership_approve_bulk
 from gonghui.membership.models import Channel, Membership, MembershipEvent, MembershipStatus
 from gonghui.membership.services import GRASSROOTS_KINDS
 from gonghui.orgs.models import Org, OrgStatus
@@ -137,13 +138,13 @@ def _insert_applications(city: Org, version: str, before: int) -> None:
     """Pending applications, one INSERT ... SELECT: the people picked (a fixed hash of their id,
     a share varying by county between ~42% and ~68%) into their weave primary union; then one
     event each. The membership app's bulk approval takes them from there."""
-    m = _quote(Membership._meta.db_table)
-    e = _quote(MembershipEvent._meta.db_table)
+    m = quoted_table(Membership)
+    e = quoted_table(MembershipEvent)
     from gonghui.weave.models import Coverage
 
-    c = _quote(Coverage._meta.db_table)
-    o = _quote(Org._meta.db_table)
-    r = _quote(Region._meta.db_table)
+    c = quoted_table(Coverage)
+    o = quoted_table(Org)
+    r = quoted_table(Region)
     counties = sorted(
         Region.objects.filter(code__startswith=CITY_UNION[1:5], level=RegionLevel.COUNTY).values_list(
             "code", flat=True
@@ -159,7 +160,7 @@ def _insert_applications(city: Org, version: str, before: int) -> None:
     case += " ELSE %s END"
     case_params.append(MEMBER_SHARE)
     kinds = sorted(str(k) for k in GRASSROOTS_KINDS)
-    now_db = _db(Membership, "submitted_at", timezone.now())
+    now_db = db_value(Membership, "submitted_at", timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -196,7 +197,7 @@ def _insert_applications(city: Org, version: str, before: int) -> None:
             """,
             [
                 S.PENDING,
-                _db(MembershipEvent, "at", timezone.now()),
+                db_value(MembershipEvent, "at", timezone.now()),
                 "演示数据：应入尽入集中行动",
                 S.PENDING,
                 before,
@@ -225,13 +226,13 @@ def _spread_join_dates(before: int, start: dt.date, today: dt.date) -> None:
     is spread over the days since the drive began (one UPDATE ... FROM a small table of days, the
     members ranked by a fixed hash of their person id), so the trend has a history and a pace.
     Nothing in the platform's real paths backdates a membership."""
-    m = _quote(Membership._meta.db_table)
+    m = quoted_table(Membership)
     members = Membership.objects.filter(pk__gt=before, status=S.ACTIVE)
     total = members.count()
     if not total:
         return
     end = today - dt.timedelta(days=1)
-    table = _quote("demo_drive_days")
+    table = connection.ops.quote_name("demo_drive_days")
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TEMPORARY TABLE {table} (lo integer, hi integer, day date)")
@@ -239,7 +240,7 @@ def _spread_join_dates(before: int, start: dt.date, today: dt.date) -> None:
             cursor.executemany(
                 f"INSERT INTO {table} (lo, hi, day) VALUES (%s, %s, %s)",
                 [
-                    (lo, hi, _db(Membership, "joined_on", day))
+                    (lo, hi, db_value(Membership, "joined_on", day))
                     for lo, hi, day in _day_table(start, end, total)
                 ],
             )

@@ -148,7 +148,9 @@ class MembershipEvent(models.Model):
 class MemberNumber(models.Model):
     """A member number as issued: to one person, by one union, never issued again (unique)."""
 
-    number = models.CharField(_("member number"), max_length=40, unique=True)
+    # Unique through the constraint below, not `unique=True`: on PostgreSQL that would add a second
+    # (pattern) index for LIKE searches, which nothing makes, and bulk approval writes every index.
+    number = models.CharField(_("member number"), max_length=40)
     person = models.ForeignKey(
         Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="member_numbers"
     )
@@ -161,6 +163,7 @@ class MemberNumber(models.Model):
     class Meta:
         verbose_name = _("member number")
         verbose_name_plural = _("member numbers")
+        constraints = [models.UniqueConstraint(fields=["number"], name="membership_member_number_unique")]
 
     def __str__(self) -> str:
         return self.number

@@ -172,13 +172,14 @@ def _record(membership: Membership, from_status: str, to_status: str, by: Any, r
     )
 
 
-def coverage_refresh_on_commit(person_ids: list[int]) -> None:
+def coverage_refresh_on_commit(person_ids: list[int] | None) -> None:
     """The weave's contract: after a membership change commits, its coverage cells and weekly member
-    counts are brought up to date for those people (`weave.matrix.cells_refresh_members`).
+    counts are brought up to date for those people (`weave.matrix.cells_refresh_members`); `None`
+    for everyone (a bulk approval of a whole roster, where recounting is cheaper than listing).
 
     Robust: a failure there is logged and does not undo the membership change already committed
     (a weave run or `gonghui weave coverage --refresh-members` catches up)."""
-    if not person_ids:
+    if person_ids is not None and not person_ids:
         return
 
     def refresh() -> None:
