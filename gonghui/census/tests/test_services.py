@@ -626,3 +626,57 @@ def test_it_refuses_rows_naming_a_person_that_does_not_exist_and_leaves_nothing(
             assert cursor.fetchone()[0] == 0  # no trigger left switched off
     monkeypatch.undo()
     assert do_import(census_csv([ZHANG, WANG]), file_name="悬空.csv").batch.rows_total == 2
+
+
+@pytest.mark.django_db
+def test_it_cleans_a_large_file_in_worker_processes_exactly_as_in_one(monkeypatch):
+    # Forked workers clean chunks from the end while this process cleans from the start: the
+    # rows, hashes, fingerprints and rows as read must be the same, in file order.
+    rows = [ZHANG, LI, WANG, NO_NAME] + [
+        (f"{'張' if i % 3 else '张'} 三{i}", ident(100 + i), f"138 0000 {i:04d}", "外卖员", "美团")
+        for i in range(40)
+    ]
+    data = census_csv(rows)
+    table = services._read(data, "骑手名册.csv", None, None)
+    monkeypatch.setattr(services, "PARALLEL_FROM", 10**9)
+    alone = services._clean_and_prepare(
+        table, source_kind="platform", source_name="x", progress=lambda d: None
+    )
+    monkeypatch.setattr(services, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(services, "CLEAN_CHUNK", 5)
+    monkeypatch.setattr(services, "_clean_workers", lambda total: 1)
+    done = []
+    shared = services._clean_and_prepare(table, source_kind="platform", source_name="x", progress=done.append)
+    assert table.rows == [None] * len(rows)  # let go as cleaned
+    assert [p.clean for p in shared] == [p.clean for p in alone]
+    assert [p.clean.row_number for p in shared] == list(range(2, 2 + len(rows)))
+    assert [(p.id_hash, p.phone_hash, p.fingerprint) for p in shared] == [
+        (p.id_hash, p.phone_hash, p.fingerprint) for p in alone
+    ]
+    assert [decrypt(p.raw_cipher) for p in shared] == [decrypt(p.raw_cipher) for p in alone]
+    assert done[-1] == len(rows)
+    # And the import through that path writes the same people as through one process.
+    result = do_import(data)
+    assert (result.batch.rows_total, result.batch.rows_rejected) == (len(rows), 1)
+    assert Person.objects.count() == len(rows) - 1
+
+
+def test_it_switches_the_cycle_collector_off_only_while_reading_and_cleaning():
+    import gc
+
+    assert gc.isenabled()
+    with services._no_cycle_collection() as settle:
+        assert not gc.isenabled()
+        made_before = [object()]
+        settle()
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # what exists is no longer walked
+        assert made_before
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        with services._no_cycle_collection() as settle:
+            settle()
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()
