@@ -20,20 +20,26 @@ class Person(models.Model):
     kept beside them. Nothing here holds a plaintext ID number or phone.
     """
 
-    name = models.CharField(_("name"), max_length=100, db_index=True)
+    name = models.CharField(_("name"), max_length=100)
     id_number_cipher = models.TextField(_("ID number (encrypted)"), blank=True, editable=False)
-    id_number_hash = models.CharField(
-        _("ID number (keyed hash)"), max_length=64, unique=True, null=True, blank=True, editable=False
+    # null, not "", for no ID number: the unique constraint (Meta) must let many people lack one.
+    id_number_hash = models.CharField(  # noqa: DJ001
+        _("ID number (keyed hash)"), max_length=64, null=True, blank=True, editable=False
     )
     id_number_masked = models.CharField(_("ID number"), max_length=18, blank=True, editable=False)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birthplace_code = models.CharField(_("birthplace code"), max_length=6, blank=True)
     phone_cipher = models.TextField(_("phone (encrypted)"), blank=True, editable=False)
-    phone_hash = models.CharField(_("phone (keyed hash)"), max_length=64, blank=True, db_index=True, editable=False)
+    phone_hash = models.CharField(_("phone (keyed hash)"), max_length=64, blank=True, editable=False)
     phone_masked = models.CharField(_("phone"), max_length=11, blank=True, editable=False)
     employer = models.ForeignKey(
-        Employer, verbose_name=_("employer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
+        Employer,
+        verbose_name=_("employer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="people",
     )
     group = models.ForeignKey(
         OccupationGroup,
@@ -45,10 +51,20 @@ class Person(models.Model):
     )
     occupation = models.CharField(_("occupation"), max_length=100, blank=True)
     work_region = models.ForeignKey(
-        Region, verbose_name=_("work region"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Region,
+        verbose_name=_("work region"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     home_region = models.ForeignKey(
-        Region, verbose_name=_("home region"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Region,
+        verbose_name=_("home region"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -58,6 +74,17 @@ class Person(models.Model):
         verbose_name = _("person")
         verbose_name_plural = _("people")
         permissions = [("view_unmasked", _("Can view unmasked ID numbers and phones (logged)"))]
+        # Declared here rather than with unique=True / db_index=True on the fields: on PostgreSQL
+        # those add a second, `varchar_pattern_ops` index to each of these columns for LIKE 'x%'
+        # queries, which nothing makes (names are searched with icontains, hashes for equality),
+        # and a census import of a million rows paid for keeping them (three of eleven indexes).
+        constraints = [
+            models.UniqueConstraint(fields=["id_number_hash"], name="person_id_number_hash_unique")
+        ]
+        indexes = [
+            models.Index(fields=["name"], name="person_name"),
+            models.Index(fields=["phone_hash"], name="person_phone_hash"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.id_number_masked}"
