@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -225,9 +226,19 @@ def exception_count(prefix: Path) -> int:
         return 0
 
 
-def wait_ready(url: str, timeout: float = 60) -> None:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(
+                f"bench: the server exited ({server.returncode}); see {OUT_DIR / 'exam_load_server.log'}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -262,12 +273,14 @@ def main() -> None:
     parser.add_argument("--spawn-seconds", type=float, default=50, help="all users spawned over this time")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (>1: gthread workers)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--pg-db", default="gonghui_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     from cryptography.fernet import Fernet
+
+    args.port = args.port or free_port()
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="gonghui-bench-load-"))
@@ -311,10 +324,11 @@ def main() -> None:
         "--backlog", "4096", "--timeout", "60", "--log-level", "warning",
         "--error-logfile", str(OUT_DIR / "exam_load_server.log"),
     ]  # fmt: skip
+    (OUT_DIR / "exam_load_server.log").unlink(missing_ok=True)
     server = subprocess.Popen(server_cmd, env=env, cwd=ROOT, start_new_session=True)
     prefix = OUT_DIR / "exam_load"
     try:
-        wait_ready(f"http://127.0.0.1:{args.port}/contests/exam/")
+        wait_ready(f"http://127.0.0.1:{args.port}/contests/exam/", server)
         run_seconds = int(args.spawn_seconds + args.minutes * 60 + 40)
         locust_cmd = [
             str(bindir / "locust"), "-f", str(ROOT / "bench" / "locust_exam.py"), "--headless",
