@@ -82,11 +82,11 @@ class Candidate(FastHttpUser):
                 response.failure(f"sign-in answered {response.status_code}")
                 raise StopUser()
         home = self.client.get("/contests/exam/home/", name="3 home")
-        found = _START.search(home.text or "")
-        if not found:
+        found, token = _START.search(home.text or ""), _CSRF.search(home.text or "")
+        if not (found and token):  # the failed request is already counted
             raise StopUser()
         self.base = f"/contests/exam/{found.group(2)}/"
-        self.csrf = _CSRF.search(home.text).group(1)
+        self.csrf = token.group(1)
         with self.client.post(
             found.group(1),
             data={"csrfmiddlewaretoken": self.csrf},
@@ -98,7 +98,10 @@ class Candidate(FastHttpUser):
                 response.failure(f"start answered {response.status_code}")
                 raise StopUser()
         paper = self.client.get(self.base, name="5 paper")
-        self.csrf = _CSRF.search(paper.text).group(1)
+        token = _CSRF.search(paper.text or "")
+        if not token:
+            raise StopUser()
+        self.csrf = token.group(1)
         # The choices shown per position (letters, or T/F); the candidate answers them one by one.
         choices: dict[int, list[str]] = {}
         for position, value in _QUESTION.findall(paper.text):
