@@ -314,8 +314,14 @@ def exam_save(request, registration_id: int):
 @require_GET
 def exam_state(request, registration_id: int):
     """The attempt's clock and saved answers, for the page's countdown and a reload check. No key."""
-    registration = _registration(request, registration_id)
-    attempt = _attempt(registration)
+    # Every open paper asks each minute: one read of the attempt's own columns (as exam_save).
+    if registration_id not in request.session.get(SESSION_KEY, []):
+        raise Http404
+    attempt = (
+        Attempt.objects.only("status", "deadline", "answers", "saves", "last_saved_at")
+        .filter(registration_id=registration_id)
+        .first()
+    )
     if attempt is None:
         raise Http404
     now = timezone.now()
