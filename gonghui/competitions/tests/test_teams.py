@@ -217,3 +217,28 @@ def test_statistics_count_teams_enterprises_and_unions(world, nev):
     _three_teams(world, nev)
     stats = contest_statistics(nev.contest)
     assert (stats.teams, stats.registrations, stats.enterprises, stats.unions) == (3, 6, 3, 1)
+
+
+def test_a_judge_scores_finalist_teams_on_the_phone_page_in_few_queries(
+    client, world, nev, django_assert_max_num_queries
+):
+    from gonghui.competitions.models import JudgeScore
+    from gonghui.competitions.sheets import judge_assign
+
+    one, two, three = _three_teams(world, nev)
+    nev.finalist_quota = 2
+    nev.save()
+    judge_assign(trade=nev, user=world.district_user, name="评委甲")
+    client.force_login(world.district_user)
+    with django_assert_max_num_queries(12):
+        page = client.get(f"/contests/judging/{nev.pk}/")
+    html = page.content.decode()
+    assert "一队" in html and "二队" in html and "三队" not in html
+    assert client.get(f"/contests/judging/{nev.pk}/{three.pk}/").status_code == 404  # did not advance
+    form = {"c_safety": "10", "c_isolation": "20", "c_diagnosis": "30", "c_repair": "20", "c_conduct": "10"}
+    assert client.post(f"/contests/judging/{nev.pk}/{one.pk}/", form).status_code == 302
+    sheet = JudgeScore.objects.get()
+    assert (sheet.team, sheet.registration, sheet.score) == (one, None, D(90))
+    client.force_login(world.sibling_user)
+    assert client.post(f"/contests/judging/{nev.pk}/{two.pk}/", form).status_code == 404
+    assert JudgeScore.objects.count() == 1
