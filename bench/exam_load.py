@@ -367,7 +367,8 @@ def main() -> None:
     total = stats.get("Aggregated", {"count": 0, "failures": 0})
     exceptions = exception_count(prefix)
     save = stats.get("6 save", {"p95": float("inf"), "count": 0})
-    last_start = checked["last_start"] - began if checked["last_start"] else float("inf")
+    everyone = checked["attempts"] == args.users and checked["last_start"]
+    last_start = checked["last_start"] - began if everyone else float("inf")
     loads = [load for _, load in usage["loads"]]
     result = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -406,7 +407,10 @@ def main() -> None:
         f"attempts {checked['attempts']:,} {checked['by_status']} · saves stored {checked['saves']:,} · "
         f"answers stored {checked['answered']:,}"
     )
-    print(f"all {args.users:,} started {last_start:.1f} s after the first user was launched")
+    if everyone:
+        print(f"all {args.users:,} started {last_start:.1f} s after the first user was launched")
+    else:
+        print(f"only {checked['attempts']:,} of {args.users:,} candidates started")
     print(
         "CPU seconds: "
         + ", ".join(
