@@ -340,3 +340,28 @@ def test_a_leader_registers_a_team_from_the_phone_and_a_non_member_is_told_why(c
     # an individual contest has no team page
     contest_setup_from_policy(policy_file="contest_jilin_2021.yaml", organiser=world.city_fed)
     assert client.get("/contests/jilin-2021/register/team/").status_code == 404
+
+
+def test_the_progress_page_links_each_trades_documents(client, world, welder):
+    client.force_login(world.district_user)
+    html = client.get("/contests/jilin-2021/progress/").content.decode()
+    assert "/contests/jilin-2021/trades/welder/documents/manage/" in html
+
+
+def test_cli_assigns_a_judge_and_refuses_an_unknown_account(world, welder):
+    from gonghui.competitions.models import TradeJudge
+
+    out = io.StringIO()
+    call_command(
+        "contest", "judge-assign", "--contest", "jilin-2021", "--trade", "welder", "--username", "suburb",
+        "--name", "评委甲", stdout=out,
+    )  # fmt: skip
+    assert TradeJudge.objects.get().name == "评委甲" and "评委甲" in out.getvalue()
+    with pytest.raises(CommandError, match="没有用户 nobody"):
+        call_command(
+            "contest", "judge-assign", "--contest", "jilin-2021", "--trade", "welder", "--username", "nobody"
+        )
+    with pytest.raises(CommandError, match="已是"):
+        call_command(
+            "contest", "judge-assign", "--contest", "jilin-2021", "--trade", "welder", "--username", "suburb"
+        )
