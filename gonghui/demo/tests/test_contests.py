@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from gonghui.competitions.models import Attempt, AttemptStatus, Contest, JudgeScore, PracticeSession, Registration
+from gonghui.competitions.models import (
+    Attempt,
+    AttemptStatus,
+    Contest,
+    JudgeScore,
+    PracticeSession,
+    Registration,
+)
 from gonghui.demo.contest import FINISHED_POLICY, OPEN_POLICY, DemoContestsExist, demo_contests
 from gonghui.honours.models import Honour
 
