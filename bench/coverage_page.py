@@ -7,7 +7,8 @@
 The script
 1. drops and creates its own PostgreSQL database (`gonghui_bench_coverage`), runs `gonghui migrate`
    and `gonghui regions load` (the Jiamusi table), then builds the answer of a weave run set-based
-   in SQL (generate_series, INSERT ... SELECT; not timed): 14 more townships per county and 12 more
+   in SQL (bench/city.py, shared with bench/weave_run.py; generate_series, INSERT ... SELECT; not
+   timed): 14 more townships per county and 12 more
    villages per township (demo regions), the city and county federations and a union per village;
    the people (a pseudo-random village, one of the ten groups, 2% without a group); one `Coverage`
    row each (a quarter holes, one in seven covered by two unions or more); memberships for about
@@ -28,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,52 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-GONGHUI = str(ROOT / ".venv" / "bin" / "gonghui")
+from bench import city  # noqa: E402
+
 DB_NAME = "gonghui_bench_coverage"
 TARGET_P95_MS = 300
-
-
-def fresh_database(pg_url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return f"{pg_url.rsplit('/', 1)[0]}/{DB_NAME}"
-
-
-def drop_database(pg_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-
-def insert_select(cur, model, given: dict[str, str], tail: str) -> int:
-    """INSERT INTO model (...) SELECT <given, and the model's defaults for other NOT NULL columns> <tail>."""
-    from django.db import connection
-    from django.db.models import DateTimeField
-
-    cols, exprs, params = [], [], []
-    for f in model._meta.concrete_fields:
-        if f.column in given:
-            cols.append(f.column)
-            exprs.append(given[f.column])
-        elif f.primary_key or f.null:
-            continue
-        elif isinstance(f, DateTimeField) and (f.auto_now or f.auto_now_add):
-            cols.append(f.column)
-            exprs.append("now()")
-        else:
-            cols.append(f.column)
-            exprs.append("%s")
-            params.append(f.get_db_prep_save(f.get_default(), connection))
-    q = connection.ops.quote_name
-    cur.execute(
-        f"INSERT INTO {model._meta.db_table} ({', '.join(q(c) for c in cols)}) SELECT {', '.join(exprs)} {tail}",
-        params,
-    )
-    return cur.rowcount
 
 
 def build_city(people: int) -> dict[str, int]:
@@ -89,96 +47,15 @@ def build_city(people: int) -> dict[str, int]:
     from django.db import connection, transaction
 
     from gonghui.membership.models import Membership
-    from gonghui.orgs.models import Org
-    from gonghui.people.models import Person
-    from gonghui.regions.models import Region
     from gonghui.weave.models import Coverage, CoverageCell, WeaveRun
 
     counts: dict[str, int] = {}
     with transaction.atomic(), connection.cursor() as cur:
-        insert_select(
-            cur,
-            Region,
-            {
-                "code": "SUBSTR(c.code, 1, 6) || LPAD((500 + t)::text, 3, '0') || '000'",
-                "name": "c.name || '第' || t || '镇'",
-                "level": "4",
-                "parent_id": "c.id",
-                "is_demo": "true",
-            },
-            "FROM regions_region c CROSS JOIN generate_series(1, 14) t WHERE c.level = 3",
-        )
-        insert_select(
-            cur,
-            Region,
-            {
-                "code": "SUBSTR(t.code, 1, 9) || LPAD((600 + v)::text, 3, '0')",
-                "name": "t.name || '第' || v || '村'",
-                "level": "5",
-                "parent_id": "t.id",
-                "is_demo": "true",
-            },
-            "FROM regions_region t CROSS JOIN generate_series(1, 12) v WHERE t.level = 4",
-        )
-        cur.execute("SELECT level, COUNT(*) FROM regions_region GROUP BY level ORDER BY level")
-        counts.update({f"regions_l{level}": n for level, n in cur.fetchall()})
-
-        base = {"path": "''", "depth": "1", "status": "'active'"}
-        insert_select(
-            cur,
-            Org,
-            {
-                **base,
-                "code": "'F' || r.code",
-                "name": "r.name || '总工会'",
-                "kind": "'federation'",
-                "region_id": "r.id",
-            },
-            "FROM regions_region r WHERE r.level IN (2, 3)",
-        )
-        insert_select(
-            cur,
-            Org,
-            {
-                **base,
-                "code": "'V' || r.code",
-                "name": "r.name || '工会'",
-                "kind": "'village'",
-                "region_id": "r.id",
-            },
-            "FROM regions_region r WHERE r.level = 5",
-        )
-        cur.execute(
-            "UPDATE orgs_org o SET parent_id = c.id, path = '/' || c.id || '/' || o.id || '/' "
-            "FROM orgs_org c WHERE c.code = 'F230800000000' AND o.id <> c.id"
-        )
-        cur.execute("UPDATE orgs_org SET path = '/' || id || '/', depth = 0 WHERE code = 'F230800000000'")
-
-        cur.execute(
-            "CREATE TEMP TABLE villages AS SELECT id, ROW_NUMBER() OVER (ORDER BY code) - 1 AS n "
-            "FROM regions_region WHERE level = 5"
-        )
-        cur.execute(
-            "CREATE TEMP TABLE groups AS SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n FROM orgs_occupationgroup"
-        )
-        cur.execute("SELECT COUNT(*) FROM villages")
-        n_villages = cur.fetchone()[0]
-        counts["people"] = insert_select(
-            cur,
-            Person,
-            {
-                "name": "'P' || i",
-                "id_number_masked": "'230811********' || LPAD(mod(i, 10000)::text, 4, '0')",
-                "group_id": "CASE WHEN mod(i, 50) <> 0 THEN g.id END",
-                "work_region_id": "v.id",
-            },
-            f"FROM generate_series(1, {int(people)}) i "
-            f"JOIN villages v ON v.n = mod(i::bigint * 2654435761, {int(n_villages)}) "
-            # The group independent of the village (i / 7, not i): every cell of a village filled.
-            "JOIN groups g ON g.n = mod(i / 7, 10)",
-        )
+        counts.update(city.add_regions(cur))
+        counts.update(city.add_unions(cur, weave_kinds=False))
+        counts["people"] = city.add_people(cur, people, spread=False, employers=False, no_group_every=50)
         run = WeaveRun.objects.create(status="done", people=people)
-        counts["coverage"] = insert_select(
+        counts["coverage"] = city.insert_select(
             cur,
             Coverage,
             {
@@ -194,7 +71,7 @@ def build_city(people: int) -> dict[str, int]:
             "FROM people_person p JOIN orgs_org o ON o.region_id = p.work_region_id AND o.kind = 'village'",
         )
         # About 40% of the covered joined over the last 100 weeks; a tenth of them have since left.
-        counts["memberships"] = insert_select(
+        counts["memberships"] = city.insert_select(
             cur,
             Membership,
             {
@@ -210,7 +87,7 @@ def build_city(people: int) -> dict[str, int]:
             "WHERE c.primary_org_id IS NOT NULL AND mod(p.id, 5) < 2",
         )
         # The cells as a weave run writes them (members are set by cells_refresh_members, timed below).
-        counts["cells"] = insert_select(
+        counts["cells"] = city.insert_select(
             cur,
             CoverageCell,
             {
@@ -235,11 +112,11 @@ def users():
     from gonghui.accounts.models import Role, RoleKind, User
     from gonghui.orgs.models import Org
 
-    city = User.objects.create_user(username="bench-city", password="bench-pass-123")
-    Role.objects.create(user=city, org=Org.objects.get(code="F230800000000"), role=RoleKind.STAFF)
-    county = User.objects.create_user(username="bench-suburb", password="bench-pass-123")
-    Role.objects.create(user=county, org=Org.objects.get(code="F230811000000"), role=RoleKind.STAFF)
-    return city, county
+    city_staff = User.objects.create_user(username="bench-city", password="bench-pass-123")
+    Role.objects.create(user=city_staff, org=Org.objects.get(code="F230800000000"), role=RoleKind.STAFF)
+    county_staff = User.objects.create_user(username="bench-suburb", password="bench-pass-123")
+    Role.objects.create(user=county_staff, org=Org.objects.get(code="F230811000000"), role=RoleKind.STAFF)
+    return city_staff, county_staff
 
 
 def time_page(client, url: str, params: dict, repeat: int) -> tuple[list[float], list[float]]:
@@ -268,20 +145,11 @@ def main() -> None:
     )
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=60, help="timed requests per page (after one warm-up)")
-    parser.add_argument(
-        "--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    )
+    parser.add_argument("--pg-url", default=city.DEFAULT_PG_URL)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
-    db_url = fresh_database(args.pg_url)
-    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "gonghui.settings"}
-    os.environ.update(env)
-    for cmd in ([GONGHUI, "migrate", "-v0"], [GONGHUI, "regions", "load"]):
-        subprocess.run(cmd, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    import django
-
-    django.setup()
+    city.django_on(city.fresh_database(args.pg_url, DB_NAME))
     from django.conf import settings
     from django.test import Client
 
@@ -309,7 +177,7 @@ def main() -> None:
     print(f"cells_refresh_members(person_ids=[one]): median {statistics.median(singles):.0f} ms", flush=True)
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the test client's host name
-    city, county = users()
+    city_staff, county_staff = users()
     from django.db import connection
 
     with connection.cursor() as cur:
@@ -335,8 +203,8 @@ def main() -> None:
         ("city", "export .xlsx: city heat table", "/weave/export.xlsx", {}),
     ]
     clients = {"city": Client(), "county": Client()}
-    clients["city"].force_login(city)
-    clients["county"].force_login(county)
+    clients["city"].force_login(city_staff)
+    clients["county"].force_login(county_staff)
     rows = []
     for who, label, url, params in pages:
         load = os.getloadavg()[0]
@@ -363,7 +231,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        drop_database(args.pg_url)
+        city.drop_database(args.pg_url, DB_NAME)
 
 
 if __name__ == "__main__":

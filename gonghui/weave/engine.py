@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection
@@ -40,7 +41,8 @@ from gonghui.orgs.models import Org, OrgKind, OrgStatus
 from gonghui.people.models import Person
 from gonghui.regions.models import PREFIX_LENGTH, Region, RegionLevel
 
-from .models import ChangeKind, Coverage, CoverageCell, CoverageChange, CoverageRule, CoveringOrg
+from .matrix import member_weeks_rebuild
+from .models import ChangeKind, Coverage, CoverageCell, CoverageChange, CoverageRule, CoveringUnion
 from .policy import RULE_KIND, CoveragePolicy, coverage_policy
 
 Progress = Callable[[int, str], None]
@@ -195,7 +197,22 @@ def _columns(names: str) -> str:
     return ", ".join(connection.ops.quote_name(n) for n in names.split())
 
 
-_STAGING = ("w_person", "w_anc", "w_orgreg", "w_cand", "w_org", "w_rank", "w_cov", "w_keep", "w_keep_co")
+_STAGING = (
+    "w_person",
+    "w_anc",
+    "w_orgreg",
+    "w_place",
+    "w_employer",
+    "w_cand",
+    "w_org",
+    "w_rank",
+    "w_first_place",
+    "w_first_employer",
+    "w_cov",
+    "w_changed",
+    "w_covering",
+    "w_covering_add",
+)
 
 
 def weave_everyone(
@@ -203,10 +220,10 @@ def weave_everyone(
 ) -> WeaveCounts:
     """Recompute coverage for everyone under `policy` and replace the current answer; the caller holds the transaction.
 
-    Writes: Coverage and CoveringOrg (replaced), CoverageChange rows for run `run_id` when `diff`
-    (gained: no union before, one now; lost: the reverse; switched: another primary union), and
-    CoverageCell (replaced). Returns the counts. Runs only SQL statements whose number does not
-    depend on the number of people.
+    Writes: CoveringUnion (replaced), Coverage (only the rows that differ), CoverageChange rows
+    for run `run_id` when `diff` (gained: no union before, one now; lost: the reverse; switched:
+    another primary union), and CoverageCell (replaced). Returns the counts. Runs only SQL
+    statements whose number does not depend on the number of people.
     """
     report = progress or (lambda percent, note: None)
     with connection.cursor() as cur:
@@ -218,6 +235,10 @@ def weave_everyone(
 
 
 class _Weave:
+    """One run. People share their coverage keys (an employer; a place: region and group), so the
+    rules are applied and ranked once per key (w_place, w_employer: tens of thousands of rows for
+    a million people), and each person's answer is two look-ups of their keys' first union (w_cov)."""
+
     def __init__(self, cur, *, run_id: int, policy: CoveragePolicy, report: Progress):
         self.cur, self.run_id, self.policy, self.report = cur, run_id, policy, report
         self.pg = connection.vendor == "postgresql"
@@ -236,37 +257,59 @@ class _Weave:
 
     def run(self, *, diff: bool) -> None:
         if self.pg:
-            # Sorts and hash aggregates over millions of candidate rows stay in memory instead of
-            # spilling to disk (for this transaction only).
+            # Sorts and hash aggregates over a million people stay in memory instead of spilling
+            # to disk (for this transaction only).
             self.sql(f"SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
         self.report(5, "people")
         self.people()
         self.report(15, "regions")
         self.regions()
         self.candidates()
-        self.report(55, "ranking")
+        self.report(45, "ranking")
         self.rank()
-        if diff:
-            self.report(70, "changes")
-            self.changes()
-        self.report(75, "writing coverage")
-        self.write()
+        self.report(50, "covering unions")
+        self.write_covering()
+        self.report(55, "answer per person")
+        self.answer()
+        self.report(70, "writing coverage")
+        self.write(diff=diff)
         self.report(92, "matrix cells")
         self.cells()
+        self.report(96, "members by week")
+        self.member_weeks()
 
     def people(self) -> None:
+        """w_person: the facts the rules read, a snapshot of everyone; w_place and w_employer: their distinct keys."""
         basis = {"work": "work_region_id", "home": "home_region_id"}
         region = ", ".join(basis[b] for b in self.policy.region_basis)
-        region_expr = f"COALESCE({region}, NULL)"
+        # CREATE … AS, no index: a million rows written once, read whole by hash joins.
+        self.sql("DROP TABLE IF EXISTS w_person")
+        self.sql(
+            f"CREATE TEMP TABLE w_person AS SELECT id AS person_id, employer_id, group_id, "
+            f"COALESCE({region}, NULL) AS region_id FROM {_t(Person)}"
+        )
+        self.analyze("w_person")
+        # A place's group_key is its group or 0: people join their place on it with a plain
+        # (hashable) equality, where the group itself may be NULL.
         self.temp(
-            "w_person", "person_id bigint PRIMARY KEY, employer_id bigint, group_id bigint, region_id bigint"
+            "w_place",
+            "place_id bigint PRIMARY KEY, region_id bigint NOT NULL, group_id bigint, group_key bigint NOT NULL",
         )
         self.sql(
-            f"INSERT INTO w_person (person_id, employer_id, group_id, region_id) "
-            f"SELECT id, employer_id, group_id, {region_expr} FROM {_t(Person)}"
+            "INSERT INTO w_place (place_id, region_id, group_id, group_key) "
+            "SELECT ROW_NUMBER() OVER (ORDER BY region_id, group_key), region_id, group_id, group_key "
+            "FROM (SELECT DISTINCT region_id, group_id, COALESCE(group_id, 0) AS group_key "
+            "FROM w_person WHERE region_id IS NOT NULL) t"
         )
-        self.sql("CREATE INDEX w_person_region ON w_person (region_id)")
-        self.analyze("w_person")
+        self.analyze("w_place")
+        self.temp("w_employer", "employer_id bigint PRIMARY KEY")
+        ce, _ce_org, ce_employer = _m2m("covers_employers")
+        # Only employers some union declares can have an enterprise union.
+        self.sql(
+            f"INSERT INTO w_employer (employer_id) SELECT DISTINCT p.employer_id FROM w_person p "
+            f"WHERE p.employer_id IN (SELECT e.{ce_employer} FROM {ce} e)"
+        )
+        self.analyze("w_employer")
 
     def regions(self) -> None:
         """w_anc: every region with each region above it (and itself); w_orgreg: the regions each active org covers."""
@@ -316,23 +359,26 @@ class _Weave:
         self.analyze("w_orgreg")
 
     def candidates(self) -> None:
-        """w_cand: one row per (person, org, region matched through) per rule, by one INSERT … SELECT each."""
+        """w_cand: one row per (key, org, region matched through) per rule, by one INSERT … SELECT each.
+
+        A key is an employer (employer_id set, for the enterprise rule) or a place (place_id set).
+        """
         self.temp(
             "w_cand",
-            "person_id bigint NOT NULL, org_id bigint NOT NULL, pos integer NOT NULL, depth integer NOT NULL",
+            "employer_id bigint, place_id bigint, org_id bigint NOT NULL, pos integer NOT NULL, depth integer NOT NULL",
         )
         o = _t(Org)
         ce, ce_org, ce_employer = _m2m("covers_employers")
         cg, cg_org, cg_group = _m2m("covers_groups")
         steps = len(self.policy.order)
         for pos, rule in enumerate(self.policy.order):
-            self.report(20 + 35 * pos // steps, f"rule {rule}")
+            self.report(20 + 25 * pos // steps, f"rule {rule}")
             kind = RULE_KIND[rule]
             if rule == ENTERPRISE:
                 self.sql(
-                    f"INSERT INTO w_cand (person_id, org_id, pos, depth) "
-                    f"SELECT p.person_id, o.id, %s, 0 FROM w_person p "
-                    f"JOIN {ce} e ON e.{ce_employer} = p.employer_id "
+                    f"INSERT INTO w_cand (employer_id, place_id, org_id, pos, depth) "
+                    f"SELECT w.employer_id, NULL, o.id, %s, 0 FROM w_employer w "
+                    f"JOIN {ce} e ON e.{ce_employer} = w.employer_id "
                     f"JOIN {o} o ON o.id = e.{ce_org} AND o.kind = %s AND o.status = %s",
                     [pos, kind, OrgStatus.ACTIVE],
                 )
@@ -342,35 +388,23 @@ class _Weave:
                 group_join = f"JOIN {cg} g ON g.{cg_org} = r.org_id AND g.{cg_group} = p.group_id "
             elif rule == JOINT:
                 group_join = f"LEFT JOIN {cg} g ON g.{cg_org} = r.org_id AND g.{cg_group} = p.group_id "
-                group_where = f"AND (r.has_groups = 0 OR g.{cg_org} IS NOT NULL) "
+                group_where = f"WHERE (r.has_groups = 0 OR g.{cg_org} IS NOT NULL) "
             self.sql(
-                f"INSERT INTO w_cand (person_id, org_id, pos, depth) "
-                f"SELECT p.person_id, r.org_id, %s, a.depth FROM w_person p "
+                f"INSERT INTO w_cand (employer_id, place_id, org_id, pos, depth) "
+                f"SELECT NULL, p.place_id, r.org_id, %s, a.depth FROM w_place p "
                 f"JOIN w_anc a ON a.region_id = p.region_id "
                 f"JOIN w_orgreg r ON r.region_id = a.anc_id AND r.kind = %s "
-                f"{group_join}WHERE p.region_id IS NOT NULL {group_where}",
+                f"{group_join}{group_where}",
                 [pos, kind],
             )
         self.analyze("w_cand")
 
-    def nested_coverage(self) -> bool:
-        """Whether some union's regions include a region and one below it (its people are found twice).
-
-        Enterprise unions are found once per person: the through table keeps (org, employer) unique.
-        """
-        self.cur.execute(
-            "SELECT 1 FROM w_orgreg r JOIN w_anc a ON a.region_id = r.region_id "
-            "JOIN w_orgreg r2 ON r2.org_id = r.org_id AND r2.region_id = a.anc_id AND r2.region_id <> r.region_id "
-            "LIMIT 1"
-        )
-        return self.cur.fetchone() is not None
-
     def rank(self) -> None:
-        """w_rank: each (person, org) once, ranked by rule, then deepest region, then org code."""
+        """w_rank: each (key, org) once, ranked by rule, then deepest region, then org code; each key's first in w_first_*."""
         net = [pos for pos, rule in enumerate(self.policy.order) if rule in self.policy.safety_net] or [-1]
         net_marks = ", ".join(["%s"] * len(net))
         # Ties within a rule go by org code, compared as code points (as Python and SQLite compare
-        # text), through an integer rank so the big sort below compares integers only.
+        # text), through an integer rank.
         collate = ' COLLATE "C"' if self.pg else ""
         self.temp("w_org", "org_id bigint PRIMARY KEY, code_rank integer NOT NULL")
         self.sql(
@@ -382,135 +416,240 @@ class _Weave:
         rule_case = " ".join(f"WHEN {pos} THEN %s" for pos in range(len(self.policy.order)))
         self.temp(
             "w_rank",
-            "person_id bigint NOT NULL, org_id bigint NOT NULL, pos integer NOT NULL, rule varchar(20) NOT NULL, "
-            "rnk integer NOT NULL, n integer NOT NULL, n_other integer NOT NULL",
+            "employer_id bigint, place_id bigint, org_id bigint NOT NULL, pos integer NOT NULL, "
+            "rule varchar(20) NOT NULL, rnk integer NOT NULL, n integer NOT NULL, n_other integer NOT NULL",
         )
-        if self.nested_coverage():
-            # Some union covers a region and one inside it: a person there is found twice; keep the nearest.
-            candidates = (
-                "SELECT c.person_id, c.org_id, MIN(c.pos) AS pos, MAX(c.depth) AS depth, MIN(o.code_rank) AS code_rank "
-                "FROM w_cand c JOIN w_org o ON o.org_id = c.org_id GROUP BY c.person_id, c.org_id"
-            )
-        else:  # each (person, union) was found once: no aggregate over millions of rows
-            candidates = "SELECT c.person_id, c.org_id, c.pos, c.depth, o.code_rank FROM w_cand c JOIN w_org o ON o.org_id = c.org_id"
+        # A union whose regions include a region and one inside it finds a place twice: keep the
+        # nearest (the deepest region). Enterprise unions are found once per employer.
         self.sql(
-            f"INSERT INTO w_rank (person_id, org_id, pos, rule, rnk, n, n_other) "
-            f"SELECT person_id, org_id, pos, CASE pos {rule_case} END, "
-            f"ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY pos, depth DESC, code_rank), "
-            f"COUNT(*) OVER (PARTITION BY person_id), "
-            f"SUM(CASE WHEN pos IN ({net_marks}) THEN 0 ELSE 1 END) OVER (PARTITION BY person_id) "
-            f"FROM ({candidates}) t",
+            f"INSERT INTO w_rank (employer_id, place_id, org_id, pos, rule, rnk, n, n_other) "
+            f"SELECT employer_id, place_id, org_id, pos, CASE pos {rule_case} END, "
+            f"ROW_NUMBER() OVER (PARTITION BY employer_id, place_id ORDER BY pos, depth DESC, code_rank), "
+            f"COUNT(*) OVER (PARTITION BY employer_id, place_id), "
+            f"SUM(CASE WHEN pos IN ({net_marks}) THEN 0 ELSE 1 END) OVER (PARTITION BY employer_id, place_id) "
+            f"FROM (SELECT c.employer_id, c.place_id, c.org_id, MIN(c.pos) AS pos, MAX(c.depth) AS depth, "
+            f"MIN(o.code_rank) AS code_rank FROM w_cand c JOIN w_org o ON o.org_id = c.org_id "
+            f"GROUP BY c.employer_id, c.place_id, c.org_id) t",
             [*self.policy.order, *net],
         )
-        self.sql("DROP TABLE w_cand")
-        if not self.pg:  # PostgreSQL hash-joins w_rank; SQLite looks each person's first row up
-            self.sql("CREATE INDEX w_rank_first ON w_rank (person_id, rnk)")
         self.analyze("w_rank")
-        rule_case = " ".join(f"WHEN {pos} THEN %s" for pos in range(len(self.policy.order)))
         reason_case = " ".join(
             f"WHEN {pos} THEN REPLACE(%s, '{{org}}', o.name)" for pos in range(len(self.policy.order))
         )
-        self.temp(
-            "w_cov",
-            "person_id bigint PRIMARY KEY, primary_org_id bigint, primary_rule varchar(20), region_id bigint, "
-            "group_id bigint, n_covering integer NOT NULL, net_only integer NOT NULL, reason varchar(300)",
+        reasons = [self.policy.reasons[rule] for rule in self.policy.order]
+        # Each key's first union, with its rule and reason in words: a few tens of thousands of rows.
+        first = (
+            f"r.org_id, r.pos, r.rule, SUBSTR(CASE r.pos {reason_case} END, 1, 300) AS reason, r.n, r.n_other "
+            f"FROM w_rank r JOIN {_t(Org)} o ON o.id = r.org_id"
         )
+        self.sql("DROP TABLE IF EXISTS w_first_place")
         self.sql(
-            f"INSERT INTO w_cov (person_id, primary_org_id, primary_rule, region_id, group_id, n_covering, "
-            f"net_only, reason) "
-            f"SELECT p.person_id, r.org_id, COALESCE(CASE r.pos {rule_case} END, ''), p.region_id, p.group_id, "
-            f"COALESCE(r.n, 0), CASE WHEN r.n_other = 0 THEN 1 ELSE 0 END, "
-            f"SUBSTR(COALESCE(CASE r.pos {reason_case} END, %s), 1, 300) "
-            f"FROM w_person p LEFT JOIN w_rank r ON r.person_id = p.person_id AND r.rnk = 1 "
-            f"LEFT JOIN {_t(Org)} o ON o.id = r.org_id",
-            [
-                *self.policy.order,
-                *(self.policy.reasons[rule] for rule in self.policy.order),
-                self.policy.reason(""),
-            ],
+            f"CREATE TEMP TABLE w_first_place AS SELECT p.region_id, p.group_key, {first} "
+            f"JOIN w_place p ON p.place_id = r.place_id WHERE r.rnk = 1",
+            reasons,
         )
+        self.sql("DROP TABLE IF EXISTS w_first_employer")
+        self.sql(
+            f"CREATE TEMP TABLE w_first_employer AS SELECT r.employer_id, {first} "
+            f"WHERE r.rnk = 1 AND r.employer_id IS NOT NULL",
+            reasons,
+        )
+        if not self.pg:  # PostgreSQL hash-joins these small tables; SQLite looks each person's keys up
+            self.sql("CREATE INDEX w_first_place_key ON w_first_place (region_id, group_key)")
+            self.sql("CREATE INDEX w_first_employer_key ON w_first_employer (employer_id)")
+        self.analyze("w_first_place")
+        self.analyze("w_first_employer")
+
+    def write_covering(self) -> None:
+        """CoveringUnion: the ranked unions of every key; a rerun deletes and inserts only the rows that differ.
+
+        Rows are matched on every column (NULL keys as 0, so both anti-joins hash).
+        """
+        table = _t(CoveringUnion)
+        self.sql("DROP TABLE IF EXISTS w_covering")
+        self.sql(
+            "CREATE TEMP TABLE w_covering AS SELECT r.employer_id, p.region_id, p.group_id, r.org_id, r.rule, "
+            "r.pos, r.rnk FROM w_rank r LEFT JOIN w_place p ON p.place_id = r.place_id"
+        )
+        self.analyze("w_covering")
+        pos, rank = connection.ops.quote_name("pos"), connection.ops.quote_name("rank")
+        same = (
+            "COALESCE(n.employer_id, 0) = COALESCE(c.employer_id, 0) AND COALESCE(n.region_id, 0) = "
+            "COALESCE(c.region_id, 0) AND COALESCE(n.group_id, 0) = COALESCE(c.group_id, 0) AND "
+            f"n.org_id = c.org_id AND n.rule = c.rule AND n.pos = c.{pos} AND n.rnk = c.{rank}"
+        )
+        # The rows to add are listed before anything is written: an INSERT that probed the table
+        # it fills would be planned on the empty table and scan it once per row.
+        self.sql("DROP TABLE IF EXISTS w_covering_add")
+        self.sql(
+            f"CREATE TEMP TABLE w_covering_add AS SELECT n.* FROM w_covering n "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE {same})"
+        )
+        old = same.replace("c.", f"{table}.")
+        self.sql(f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM w_covering n WHERE {old})")
+        self.sql(
+            f"INSERT INTO {table} ({_columns('employer_id region_id group_id org_id rule pos rank')}) "
+            f"SELECT employer_id, region_id, group_id, org_id, rule, pos, rnk FROM w_covering_add"
+        )
+
+    def answer(self) -> None:
+        """w_cov: each person's answer, from the first union of their employer and of their place.
+
+        The rules never take one union by both keys (an enterprise union is found only by its
+        employer), so the primary union is the better of the two firsts (the earlier rule) and the
+        count of covering unions is the sum of the two counts.
+        """
+        emp_first = "e.org_id IS NOT NULL AND (pl.org_id IS NULL OR e.pos < pl.pos)"
+        self.sql("DROP TABLE IF EXISTS w_cov")
+        self.sql(
+            f"CREATE TEMP TABLE w_cov AS "
+            f"SELECT p.person_id, p.employer_id, "
+            f"CASE WHEN {emp_first} THEN e.org_id ELSE pl.org_id END AS primary_org_id, "
+            f"COALESCE(CASE WHEN {emp_first} THEN e.rule ELSE pl.rule END, '') AS primary_rule, "
+            f"p.region_id, p.group_id, COALESCE(e.n, 0) + COALESCE(pl.n, 0) AS n_covering, "
+            f"CASE WHEN COALESCE(e.n_other, 0) + COALESCE(pl.n_other, 0) = 0 THEN 1 ELSE 0 END AS net_only, "
+            f"COALESCE(CASE WHEN {emp_first} THEN e.reason ELSE pl.reason END, %s) AS reason "
+            f"FROM w_person p LEFT JOIN w_first_employer e ON e.employer_id = p.employer_id "
+            f"LEFT JOIN w_first_place pl ON pl.region_id = p.region_id AND pl.group_key = COALESCE(p.group_id, 0)",
+            [self.policy.reason("")[:300]],
+        )
+        if not self.pg:  # SQLite looks people up by id where PostgreSQL hash-joins
+            self.sql("CREATE UNIQUE INDEX w_cov_person ON w_cov (person_id)")
         self.analyze("w_cov")
 
-    def changes(self) -> None:
-        """CoverageChange rows for this run: the new primary union against the one in Coverage now."""
-        self.sql(
-            f"INSERT INTO {_t(CoverageChange)} (run_id, person_id, kind, before_org_id, after_org_id) "
-            f"SELECT %s, n.person_id, "
-            f"CASE WHEN b.primary_org_id IS NULL THEN %s WHEN n.primary_org_id IS NULL THEN %s ELSE %s END, "
-            f"b.primary_org_id, n.primary_org_id "
-            f"FROM w_cov n LEFT JOIN {_t(Coverage)} b ON b.person_id = n.person_id "
-            f"WHERE (b.primary_org_id IS NULL AND n.primary_org_id IS NOT NULL) "
-            f"OR (b.primary_org_id IS NOT NULL AND n.primary_org_id IS NULL) "
-            f"OR b.primary_org_id <> n.primary_org_id",
-            [self.run_id, ChangeKind.GAINED, ChangeKind.LOST, ChangeKind.SWITCHED],
-        )
+    def write(self, *, diff: bool) -> None:
+        """Bring Coverage in line with w_cov, writing only the rows that differ (a row's `run` is the run that last changed it).
 
-    def write(self) -> None:
-        """Bring Coverage and CoveringOrg in line with the staging tables, touching only the rows that differ.
-
-        A rerun mostly finds the same answer, so it deletes and inserts only what changed (a
-        row's `run` is the run that last changed it); a first run inserts everything. The rows
-        to keep are listed first (w_keep, w_keep_co), so no statement reads the table it fills:
-        a plan made while the table was empty would otherwise scan it once per row inserted.
+        A first run (Coverage empty) inserts everyone. A rerun lists the people whose answer
+        differs (w_changed: one hash join of the old answer with the new, and one anti-join for
+        the people gone), records the changes of the primary union (CoverageChange, when `diff`),
+        then deletes and re-inserts only those rows.
         """
-        cov, covering = _t(Coverage), _t(CoveringOrg)
+        cov = _t(Coverage)
+        columns = (
+            "person_id run_id employer_id primary_org_id primary_rule region_id group_id n_covering reason"
+        )
+        new_columns = "person_id, %s, employer_id, primary_org_id, primary_rule, region_id, group_id, n_covering, reason"
+        self.cur.execute(f"SELECT 1 FROM {cov} LIMIT 1")
+        if self.cur.fetchone() is None:
+            if diff:
+                self.changes(
+                    "SELECT person_id, primary_org_id, CAST(NULL AS bigint) AS before_org_id FROM w_cov"
+                )
+            with self.indexes_rebuilt_after(Coverage):
+                self.sql(
+                    f"INSERT INTO {cov} ({_columns(columns)}) SELECT {new_columns} FROM w_cov ORDER BY person_id",
+                    [self.run_id],
+                )
+            return
         same = "IS NOT DISTINCT FROM" if self.pg else "IS"
         unchanged = " AND ".join(
             f"n.{col} {same} c.{col}"
-            for col in ("primary_org_id", "primary_rule", "region_id", "group_id", "n_covering", "reason")
+            for col in (
+                "employer_id",
+                "primary_org_id",
+                "primary_rule",
+                "region_id",
+                "group_id",
+                "n_covering",
+                "reason",
+            )
         )
-        self.temp("w_keep", "person_id bigint PRIMARY KEY")
-        self.sql(
-            f"INSERT INTO w_keep (person_id) SELECT n.person_id FROM w_cov n "
-            f"JOIN {cov} c ON c.person_id = n.person_id WHERE {unchanged}"
-        )
-        self.analyze("w_keep")
-        self.sql(
-            f"DELETE FROM {cov} WHERE NOT EXISTS (SELECT 1 FROM w_keep k WHERE k.person_id = {cov}.person_id)"
+        self.temp(
+            "w_changed", "person_id bigint PRIMARY KEY, before_org_id bigint, was_there integer NOT NULL"
         )
         self.sql(
-            f"INSERT INTO {cov} (person_id, run_id, primary_org_id, primary_rule, region_id, group_id, "
-            f"n_covering, reason) "
-            f"SELECT person_id, %s, primary_org_id, primary_rule, region_id, group_id, n_covering, reason FROM w_cov n "
-            f"WHERE NOT EXISTS (SELECT 1 FROM w_keep k WHERE k.person_id = n.person_id)",
+            f"INSERT INTO w_changed (person_id, before_org_id, was_there) "
+            f"SELECT n.person_id, c.primary_org_id, CASE WHEN c.person_id IS NULL THEN 0 ELSE 1 END "
+            f"FROM w_cov n LEFT JOIN {cov} c ON c.person_id = n.person_id "
+            f"WHERE c.person_id IS NULL OR NOT ({unchanged})"
+        )
+        self.analyze("w_changed")
+        if diff:
+            self.changes(
+                "SELECT n.person_id, n.primary_org_id, d.before_org_id FROM w_changed d "
+                "JOIN w_cov n ON n.person_id = d.person_id"
+            )
+        # The people gone since (deleted without the ORM's cascade): only when the old answer has
+        # more rows than the people found in it (a count instead of an anti-join over everyone).
+        self.cur.execute(
+            f"SELECT (SELECT COUNT(*) FROM {cov}), (SELECT COUNT(*) FROM w_cov) - "
+            f"(SELECT COUNT(*) FROM w_changed WHERE was_there = 0)"
+        )
+        before, kept = self.cur.fetchone()
+        if before != kept:
+            self.sql(
+                f"DELETE FROM {cov} WHERE NOT EXISTS (SELECT 1 FROM w_cov n WHERE n.person_id = {cov}.person_id)"
+            )
+        self.sql(
+            f"DELETE FROM {cov} WHERE person_id IN (SELECT person_id FROM w_changed WHERE was_there = 1)"
+        )
+        self.sql(
+            f"INSERT INTO {cov} ({_columns(columns)}) SELECT {new_columns.replace('person_id,', 'n.person_id,', 1)} "
+            f"FROM w_cov n JOIN w_changed d ON d.person_id = n.person_id",
             [self.run_id],
         )
-        self.report(82, "writing covering unions")
-        rank = connection.ops.quote_name("rank")
-        self.temp(
-            "w_keep_co", "person_id bigint NOT NULL, org_id bigint NOT NULL, PRIMARY KEY (person_id, org_id)"
+
+    @contextmanager
+    def indexes_rebuilt_after(self, model):
+        """On PostgreSQL, drop the table's indexes other than its constraints' and build them again afterwards.
+
+        For filling an empty table with a million rows: building an index over all the rows at
+        the end is several times cheaper than adding each row to it. The drop locks the table
+        until the run commits; it is used only while the table is empty (a first run), so a
+        reader waits for the first answer instead of seeing none.
+        """
+        if not self.pg:
+            yield
+            return
+        table = model._meta.db_table
+        self.cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+            [table, connection.ops.quote_name(table)],
         )
+        indexes = self.cur.fetchall()
+        for name, _definition in indexes:
+            self.sql(f"DROP INDEX {connection.ops.quote_name(name)}")
+        yield
+        self.sql(f"SET LOCAL maintenance_work_mem = '{int(WORK_MEM_MB)}MB'")
+        for _name, definition in indexes:
+            self.sql(definition)
+
+    def changes(self, rows: str) -> None:
+        """CoverageChange rows for this run from `rows` (person_id, primary_org_id, before_org_id): where the primary union differs."""
         self.sql(
-            f"INSERT INTO w_keep_co (person_id, org_id) SELECT r.person_id, r.org_id FROM w_rank r "
-            f"JOIN {covering} c ON c.person_id = r.person_id AND c.org_id = r.org_id "
-            f"WHERE c.{rank} = r.rnk AND c.rule = r.rule"
-        )
-        self.analyze("w_keep_co")
-        self.sql(
-            f"DELETE FROM {covering} WHERE NOT EXISTS (SELECT 1 FROM w_keep_co k "
-            f"WHERE k.person_id = {covering}.person_id AND k.org_id = {covering}.org_id)"
-        )
-        self.sql(
-            f"INSERT INTO {covering} ({_columns('person_id org_id rule rank')}) "
-            f"SELECT person_id, org_id, rule, rnk FROM w_rank r "
-            f"WHERE NOT EXISTS (SELECT 1 FROM w_keep_co k WHERE k.person_id = r.person_id AND k.org_id = r.org_id)"
+            f"INSERT INTO {_t(CoverageChange)} (run_id, person_id, kind, before_org_id, after_org_id) "
+            f"SELECT %s, t.person_id, "
+            f"CASE WHEN t.before_org_id IS NULL THEN %s WHEN t.primary_org_id IS NULL THEN %s ELSE %s END, "
+            f"t.before_org_id, t.primary_org_id FROM ({rows}) t "
+            f"WHERE (t.before_org_id IS NULL AND t.primary_org_id IS NOT NULL) "
+            f"OR (t.before_org_id IS NOT NULL AND t.primary_org_id IS NULL) "
+            f"OR t.before_org_id <> t.primary_org_id",
+            [self.run_id, ChangeKind.GAINED, ChangeKind.LOST, ChangeKind.SWITCHED],
         )
 
     def cells(self) -> None:
-        """CoverageCell: one row per (region the person is placed in, group), one INSERT … SELECT … GROUP BY."""
+        """CoverageCell: one row per (region the person is placed in, group), one INSERT … SELECT … GROUP BY.
+
+        Grouped by ids first, the region's code joined to the few thousand groups afterwards.
+        """
         cell = _t(CoverageCell)
         self.sql(f"DELETE FROM {cell}")
         self.sql(
             f"INSERT INTO {cell} ({_columns('region_id region_code group_id people members covered holes overlaps refreshed_at')}) "
-            f"SELECT c.region_id, COALESCE(rg.code, ''), c.group_id, COUNT(*), COUNT(m.person_id), "
-            f"SUM(CASE WHEN c.primary_org_id IS NULL THEN 0 ELSE 1 END), "
-            f"SUM(CASE WHEN c.primary_org_id IS NULL THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN c.n_covering > 1 THEN 1 ELSE 0 END), %s "
-            f"FROM w_cov c LEFT JOIN {_t(Region)} rg ON rg.id = c.region_id "
-            f"LEFT JOIN {_t(Membership)} m ON m.person_id = c.person_id AND m.status = %s "
-            f"GROUP BY c.region_id, rg.code, c.group_id",
+            f"SELECT s.region_id, COALESCE(rg.code, ''), s.group_id, s.people, s.members, s.covered, "
+            f"s.people - s.covered, s.overlaps, %s FROM ("
+            f"SELECT c.region_id, c.group_id, COUNT(*) AS people, COUNT(m.person_id) AS members, "
+            f"COUNT(c.primary_org_id) AS covered, SUM(CASE WHEN c.n_covering > 1 THEN 1 ELSE 0 END) AS overlaps "
+            f"FROM w_cov c LEFT JOIN {_t(Membership)} m ON m.person_id = c.person_id AND m.status = %s "
+            f"GROUP BY c.region_id, c.group_id) s LEFT JOIN {_t(Region)} rg ON rg.id = s.region_id",
             [timezone.now(), MembershipStatus.ACTIVE],
         )
+
+    def member_weeks(self) -> None:
+        """MemberWeek, rebuilt from the memberships and the region each person is now counted in (w_cov: the new Coverage)."""
+        member_weeks_rebuild(self.cur, None, coverage_table="w_cov")
 
 
 def _counts(cur, *, run_id: int, policy: CoveragePolicy, diff: bool) -> WeaveCounts:

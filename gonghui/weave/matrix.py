@@ -602,7 +602,7 @@ def cells_refresh_members(*, person_ids: Iterable[int] | None = None) -> int:
             """,
             [now, MembershipStatus.ACTIVE.value, *cov_params],
         )
-        _member_weeks_rebuild(cursor, townships)
+        member_weeks_rebuild(cursor, townships)
     return recomputed
 
 
@@ -632,13 +632,17 @@ def member_weeks_refresh(*, person_ids: Iterable[int] | None = None) -> None:
     if region_ids == []:
         return
     with connection.cursor() as cursor:
-        _member_weeks_rebuild(cursor, townships)
+        member_weeks_rebuild(cursor, townships)
 
 
-def _member_weeks_rebuild(cursor, townships: list[str] | None) -> None:
-    """Township rows from the memberships (all, or of `townships`), then county and city rows as their sums."""
+def member_weeks_rebuild(cursor, townships: list[str] | None, *, coverage_table: str | None = None) -> None:
+    """Township rows from the memberships (all, or of `townships`), then county and city rows as their sums.
+
+    Each person counts where `coverage_table` (default Coverage's) places them: a weave run passes
+    its staging table of the new answer, narrower than Coverage and the same rows.
+    """
     qn = connection.ops.quote_name
-    cov = Coverage._meta.db_table
+    cov = coverage_table or Coverage._meta.db_table
     mem = Membership._meta.db_table
     reg = Region._meta.db_table
     weeks = MemberWeek._meta.db_table

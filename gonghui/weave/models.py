@@ -2,8 +2,10 @@
 
 A weave run (`WeaveRun`) applies the coverage policy in force (policies/weave_coverage.yaml) to
 everyone at once, set-based, and replaces the current answer: one `Coverage` row per person (the
-primary union, the rule that chose it, the reason in words) and one `CoveringOrg` row per union
-that can take them (the overlap). What changed against the previous answer is kept per run
+primary union, the rule that chose it, the reason in words, and the facts the rules read: employer,
+region, group) and, once per coverage key rather than per person, the unions that can take
+everyone who shares it (`CoveringUnion`: per employer for the enterprise rule, per (region, group)
+for the others), whose merge is a person's overlap (`selectors.covering_of`). What changed against the previous answer is kept per run
 (`CoverageChange`). `CoverageCell` holds the counts per (village-level region, group) that the
 coverage matrix sums up the region tree, refreshed by each run and by membership changes.
 
@@ -16,7 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from gonghui.orgs.models import OccupationGroup, Org
+from gonghui.orgs.models import Employer, OccupationGroup, Org
 from gonghui.people.models import Person
 from gonghui.regions.models import Region
 
@@ -86,7 +88,7 @@ class WeaveRun(models.Model):
 class Coverage(models.Model):
     """The current answer for one person: the primary union (none: a hole) and why.
 
-    Coverage, CoveringOrg and CoverageChange are derived tables that only a weave run writes, a
+    Coverage, CoveringUnion and CoverageChange are derived tables that only a weave run writes, a
     million rows or more at a time, from the people and orgs it reads in the same transaction.
     Their foreign keys have no database constraint: checking each row at commit cost more than
     the whole rest of a run on PostgreSQL. Deletes through the ORM still cascade (Django's
@@ -140,6 +142,18 @@ class Coverage(models.Model):
         db_constraint=False,
         db_index=False,
     )
+    # The employer the run placed the person with: with region and group, the key of their covering unions.
+    # Not a fact shown: a deleted employer leaves the id until the next run rewrites the row.
+    employer = models.ForeignKey(
+        Employer,
+        verbose_name=_("employer"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     n_covering = models.PositiveSmallIntegerField(_("unions covering"), default=0)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
 
@@ -155,15 +169,45 @@ class Coverage(models.Model):
         return f"{self.person_id} → {self.primary_org_id or '-'}"
 
 
-class CoveringOrg(models.Model):
-    """One union that can take the person, by which rule, and its place in the order (1 = primary)."""
+class CoveringUnion(models.Model):
+    """A union that can take everyone who shares one coverage key, by which rule, and its place in the order.
 
-    # No database constraints, and no single-column indexes beside (person, org) and (org): see Coverage.
-    person = models.ForeignKey(
-        Person,
-        verbose_name=_("person"),
+    The key is an employer (`employer` set: the enterprise rule) or a place, (region, group) with
+    `employer` empty (the rules that read the region and the group). A person's covering unions are
+    the rows of their employer and of their place (`Coverage.employer`, `.region`, `.group`) ordered
+    by (`pos`, `rank`): the rules never take one union by two keys, so this is the policy's order,
+    and the first is the primary union. Rewritten whole by each run (tens of thousands of rows
+    for a million people instead of one row per person and union).
+    """
+
+    # No database constraints (see Coverage).
+    employer = models.ForeignKey(
+        Employer,
+        verbose_name=_("employer"),
+        null=True,
+        blank=True,
         on_delete=models.CASCADE,
-        related_name="covering",
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("region counted in"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # weave_covering_place (region, group)
+    )
+    group = models.ForeignKey(
+        OccupationGroup,
+        verbose_name=_("occupation group"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
         db_constraint=False,
         db_index=False,
     )
@@ -173,19 +217,23 @@ class CoveringOrg(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
-        db_index=False,
+        db_index=False,  # a union is deleted rarely; a run rewrites these rows every time
     )
     rule = models.CharField(_("rule"), max_length=20, choices=CoverageRule.choices)
-    rank = models.PositiveSmallIntegerField(_("rank"))
+    pos = models.PositiveSmallIntegerField(_("place of the rule in the policy's order"))
+    rank = models.PositiveSmallIntegerField(_("rank within the key"))
 
     class Meta:
         verbose_name = _("covering union")
         verbose_name_plural = _("covering unions")
-        constraints = [models.UniqueConstraint(fields=["person", "org"], name="weave_covering_person_org")]
-        indexes = [models.Index(fields=["org"], name="weave_covering_org")]
+        indexes = [
+            models.Index(fields=["employer"], name="weave_covering_employer"),
+            models.Index(fields=["region", "group"], name="weave_covering_place"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.person_id} ⊂ {self.org_id} ({self.rule})"
+        key = f"employer {self.employer_id}" if self.employer_id else f"{self.region_id} × {self.group_id}"
+        return f"{key} ⊂ {self.org_id} ({self.rule})"
 
 
 class ChangeKind(models.TextChoices):

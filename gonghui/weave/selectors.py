@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -18,7 +18,7 @@ from gonghui.accounts.models import Role, RoleKind
 from gonghui.accounts.selectors import viewer_scope
 from gonghui.people.selectors import access_person
 
-from .models import ChangeKind, Coverage, CoverageChange, CoveringOrg, RunStatus, WeaveRun
+from .models import ChangeKind, Coverage, CoverageChange, CoverageRule, CoveringUnion, RunStatus, WeaveRun
 
 
 def run_list(*, viewer: Any) -> QuerySet[WeaveRun]:
@@ -78,10 +78,39 @@ def run_change_counts(*, viewer: Any, run: WeaveRun) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class Covering:
+    """One union that can take a person, at its rank in the person's order (1 = the primary union)."""
+
+    rank: int
+    org: Any
+    rule: str
+
+    def get_rule_display(self) -> str:
+        return str(CoverageRule(self.rule).label)
+
+
+def covering_of(coverage: Coverage | None) -> list[Covering]:
+    """Every union that can take the person of `coverage`, primary first, as the run that wrote it ordered them.
+
+    The merge of the covering unions of the person's employer and of their place (region, group):
+    one query. Unscoped: the caller has checked the viewer may see the person.
+    """
+    if coverage is None:
+        return []
+    keys = Q(pk__in=[])
+    if coverage.employer_id is not None:
+        keys |= Q(employer_id=coverage.employer_id)
+    if coverage.region_id is not None:
+        keys |= Q(employer__isnull=True, region_id=coverage.region_id, group_id=coverage.group_id)
+    rows = CoveringUnion.objects.filter(keys).select_related("org").order_by("pos", "rank")
+    return [Covering(rank=rank, org=row.org, rule=row.rule) for rank, row in enumerate(rows, 1)]
+
+
+@dataclass(frozen=True)
 class PersonCoverage:
     person: Any
     coverage: Coverage | None  # None: not yet woven (no run since the person was added)
-    covering: list[CoveringOrg]
+    covering: list[Covering]
     changes: list[CoverageChange]
 
 
@@ -91,7 +120,7 @@ def person_coverage(*, viewer: Any, person_id: Any) -> PersonCoverage:
     coverage = (
         Coverage.objects.filter(person=person).select_related("primary_org", "run", "region", "group").first()
     )
-    covering = list(CoveringOrg.objects.filter(person=person).select_related("org").order_by("rank"))
+    covering = covering_of(coverage)
     changes = list(
         CoverageChange.objects.filter(person=person)
         .select_related("run", "before_org", "after_org")

@@ -22,7 +22,6 @@ from django.utils import timezone
 from gonghui.audit.services import audit_record
 
 from .engine import Progress, weave_everyone
-from .matrix import cells_refresh_members
 from .models import RunStatus, WeaveRun
 from .policy import CoveragePolicy, coverage_policy
 
@@ -169,7 +168,7 @@ def weave_run(
     before anything is written); the run given, else the oldest queued one, else a new one, moves
     queued -> running -> done with its counts, or -> failed with the reason and the previous
     answer (Coverage, CoveringOrg, CoverageCell) untouched. One run at a time (see the module).
-    The matrix's weekly member counts (`matrix.cells_refresh_members`) and the board's
+    The matrix's cells and weekly member counts (rebuilt by the engine) and the board's
     `board_after_run` run inside the same transaction. One audit row per run.
     """
     policy = policy or coverage_policy(on)
@@ -182,8 +181,6 @@ def weave_run(
             with transaction.atomic():
                 diff = WeaveRun.objects.filter(status=RunStatus.DONE).exists()
                 counts = weave_everyone(run_id=run.pk, policy=policy, diff=diff, progress=writer)
-                writer(96, "members by week")
-                cells_refresh_members()  # the weekly member counts follow the region each person is counted in
                 writer.close()
                 WeaveRun.objects.filter(pk=run.pk).update(
                     status=RunStatus.DONE,

@@ -16,11 +16,11 @@ from gonghui.weave.models import (
     Coverage,
     CoverageCell,
     CoverageChange,
-    CoveringOrg,
     RunStatus,
     WeaveRun,
 )
 from gonghui.weave.policy import CoveragePolicyError, coverage_policy
+from gonghui.weave.selectors import covering_of
 from gonghui.weave.services import weave_run
 
 from . import weave_scenario
@@ -44,10 +44,12 @@ DEFAULT = {
 }
 
 
+def covering(person):
+    return covering_of(Coverage.objects.filter(person=person).first())
+
+
 def covering_codes(person) -> list[str]:
-    return list(
-        CoveringOrg.objects.filter(person=person).order_by("rank").values_list("org__code", flat=True)
-    )
+    return [row.org.code for row in covering(person)]
 
 
 def answer(city) -> dict[str, list[str]]:
@@ -76,7 +78,7 @@ def test_it_follows_the_default_order_through_every_rule(weave_city):
     assert courier.reason == "由郊区快递行业工会联合会覆盖"
     assert Coverage.objects.get(person=p.rider).primary_rule == "joint"
     assert Coverage.objects.get(person=p.qianjin).primary_org == weave_city.indc
-    ranks = list(CoveringOrg.objects.filter(person=p.ent).order_by("rank").values_list("rank", "rule"))
+    ranks = [(row.rank, row.rule) for row in covering(p.ent)]
     assert ranks == [
         (1, "enterprise"),
         (2, "industry"),
@@ -168,9 +170,7 @@ def test_suggest_unions_agrees_with_the_set_based_run(weave_city, tmp_path):
                 home_region_id=person.home_region_id,
                 policy=policy,
             )
-            rows = list(
-                CoveringOrg.objects.filter(person=person).order_by("rank").values_list("org__code", "rule")
-            )
+            rows = [(row.org.code, row.rule) for row in covering(person)]
             assert [(s.org.code, s.rule) for s in suggestions] == rows, name
             coverage = Coverage.objects.get(person=person)
             assert (suggestions[0].reason if suggestions else "无工会覆盖") == coverage.reason, name
