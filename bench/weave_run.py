@@ -20,7 +20,7 @@ The script
    included) twice: the first run (no previous answer), and a second after 1% of the people moved
    to another village (everyone compared with the previous answer, only what differs rewritten);
    with the time of each stage from the progress lines on stderr and the load average;
-3. times `gonghui weave export` of the answer (streamed).
+3. times `gonghui weave export` of the answer (one COPY on PostgreSQL).
 """
 
 from __future__ import annotations
