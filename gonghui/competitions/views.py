@@ -289,7 +289,7 @@ def exam_save(request, registration_id: int):
         raise Http404
     attempt = (
         Attempt.objects.select_related("paper")
-        .only("id", "registration_id", "status", "deadline", "paper__id", "paper__questions")
+        .only("id", "registration_id", "status", "deadline", "paper__id", "paper__seed", "paper__questions")
         .filter(registration_id=registration_id)
         .first()
     )
