@@ -213,6 +213,35 @@ def test_finals_rank_teams_on_sheets_and_weights_and_the_results_have_a_team_she
     assert [(r[0], r[1], r[5]) for r in finals] == [(1, "二队", 90), (2, "一队", 56)]
 
 
+def test_a_team_contests_awards_go_to_the_ranked_teams_in_the_register(world, nev):
+    from gonghui.competitions.awards import contest_grant_honours
+    from gonghui.competitions.sheets import sheet_record
+    from gonghui.honours.models import Honour
+
+    one, two, three = _three_teams(world, nev)
+    nev.finalist_quota = 2
+    nev.save()
+    full = {"safety": 10, "isolation": 20, "diagnosis": 40, "repair": 20, "conduct": 10}
+    sheet_record(team=one, judge="评委甲", criteria={k: v / 2 for k, v in full.items()})  # rank 2
+    sheet_record(team=two, judge="评委甲", criteria=full)  # rank 1
+    contest = nev.contest
+    report = contest_grant_honours(contest=contest, conferred_on=contest.finals_end + dt.timedelta(days=1))
+    honours = Honour.objects.filter(source_id=str(nev.pk))
+    assert len(report.created) == honours.count() > 0
+    # The team holds each award of its rank; no member holds one in person; the third team holds nothing.
+    assert not honours.filter(person__isnull=False).exists()
+    first = {h.title for h in honours.filter(team_name="二队")}
+    assert "山东省五一劳动奖状" in first and "山东省技术能手" in first
+    assert honours.filter(team_name="一队").exists() and not honours.filter(team_name="三队").exists()
+    cash = honours.get(team_name="二队", kind="cash")
+    assert cash.amount == D(30000)
+    tickets = set(Registration.objects.filter(team=two).values_list("ticket", flat=True))
+    assert set(cash.detail["tickets"]) == tickets
+    # Granting again creates nothing.
+    again = contest_grant_honours(contest=contest, conferred_on=contest.finals_end + dt.timedelta(days=1))
+    assert again.created == [] and Honour.objects.filter(source_id=str(nev.pk)).count() == honours.count()
+
+
 def test_statistics_count_teams_enterprises_and_unions(world, nev):
     _three_teams(world, nev)
     stats = contest_statistics(nev.contest)
