@@ -16,7 +16,7 @@ What it does, in order (only step 4 is measured):
    written set-based, not through N web registrations: registration is not what is measured) and
    their papers with `gonghui contest papers --trade fitter`;
 3. starts the production server: gunicorn, DEBUG off, persistent database connections, no static
-   files, workers and threads as given (defaults chosen by measuring on this 2-core machine); the
+   files, workers and threads as given (defaults: 4 sync workers, one per half core; gthread and other counts were not compared); the
    server and locust run in sessions of their own, given `--autogroup-nice` (see `prioritise`);
 4. runs locust headless (bench/locust_exam.py) with N users spawned over --spawn-seconds: each signs
    in with ticket and ID number, starts the paper, autosaves every 30 s (±3 s) for --minutes, and
