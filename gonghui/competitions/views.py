@@ -464,6 +464,17 @@ def _client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or ""
 
 
+def registrations_exhausted(request) -> bool:
+    """Whether this address has tried REGISTER_LIMIT registrations (single or team) in the window."""
+    return cache.get(f"contest-register:{_client_ip(request)}", 0) >= REGISTER_LIMIT
+
+
+def registration_counted(request) -> None:
+    """Count one registration tried from this address."""
+    key = f"contest-register:{_client_ip(request)}"
+    cache.set(key, cache.get(key, 0) + 1, LOGIN_WINDOW)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def contest_register(request, code: str):
@@ -478,14 +489,13 @@ def contest_register(request, code: str):
     error, values = "", {}
     if request.method == "POST":
         values = {k: request.POST.get(k, "").strip() for k in ("trade", "name", "phone", "enterprise")}
-        limit_key = f"contest-register:{_client_ip(request)}"
         trade = next((t for t in trades if t.code == values["trade"]), None)
-        if cache.get(limit_key, 0) >= REGISTER_LIMIT:
+        if registrations_exhausted(request):
             error = _("Too many registrations from this address. Try again in an hour.")
         elif trade is None:
             error = _("Choose a trade.")
         else:
-            cache.set(limit_key, cache.get(limit_key, 0) + 1, LOGIN_WINDOW)
+            registration_counted(request)
             try:
                 registration = registration_apply(
                     trade=trade,

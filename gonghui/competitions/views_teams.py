@@ -9,7 +9,6 @@ contest page (`selectors.access_contest`: 404 outside the viewer's part of the t
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -31,7 +30,7 @@ from .models import Contest, Trade
 from .services import CONSENT_PURPOSE, ContestError, policy_of
 from .sheets import trade_criteria
 from .teams import MemberSpec, team_apply
-from .views import LOGIN_WINDOW, REGISTER_LIMIT, SESSION_KEY, _client_ip
+from .views import SESSION_KEY, _client_ip, registration_counted, registrations_exhausted
 
 
 def _team_sizes(contest: Contest) -> tuple[int, int]:
@@ -68,13 +67,12 @@ def team_register_page(request, code: str):
             if n.strip() or i.strip()
         ]
         trade = next((t for t in trades if t.code == values["trade"]), None)
-        limit_key = f"contest-register:{_client_ip(request)}"
-        if cache.get(limit_key, 0) >= REGISTER_LIMIT:
+        if registrations_exhausted(request):
             error = _("Too many registrations from this address. Try again in an hour.")
         elif trade is None:
             error = _("Choose a trade.")
         else:
-            cache.set(limit_key, cache.get(limit_key, 0) + 1, LOGIN_WINDOW)
+            registration_counted(request)
             try:
                 team = team_apply(
                     trade=trade,

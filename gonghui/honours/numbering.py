@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from gonghui.lib.sequences import SequenceContended, SequenceExhausted, reserve_range
 from gonghui.orgs.models import Org
 
 from .models import CertificateCounter
@@ -87,15 +88,9 @@ def reserve(prefix: str, count: int, digits: int) -> int:
 
     Call inside the transaction that writes the honours, so a rolled-back grant gives its range back.
     """
-    if count <= 0:
-        return 0
-    CertificateCounter.objects.get_or_create(prefix=prefix)
-    for _attempt in range(100):
-        current = CertificateCounter.objects.filter(prefix=prefix).values_list("next_value", flat=True).get()
-        if current + count - 1 >= 10**digits:
-            raise CertificateNumberError(f"证书编号前缀 {prefix} 的 {digits} 位序号已用完")
-        if CertificateCounter.objects.filter(prefix=prefix, next_value=current).update(
-            next_value=current + count
-        ):
-            return current
-    raise CertificateNumberError(f"证书编号前缀 {prefix} 争用过多，请重试")
+    try:
+        return reserve_range(CertificateCounter, prefix=prefix, count=count, digits=digits)
+    except SequenceExhausted:
+        raise CertificateNumberError(f"证书编号前缀 {prefix} 的 {digits} 位序号已用完") from None
+    except SequenceContended:
+        raise CertificateNumberError(f"证书编号前缀 {prefix} 争用过多，请重试") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from gonghui.lib.sequences import SequenceContended, SequenceExhausted, reserve_range
 from gonghui.orgs.models import Org
 
 from .models import MemberNumberCounter
@@ -141,19 +142,12 @@ def reserve(prefix: str, count: int, digits: int) -> int:
     the row is created on first use. Call inside the transaction that uses the numbers, so a
     rolled-back approval gives its range back unissued.
     """
-    if count <= 0:
-        return 0
-    MemberNumberCounter.objects.get_or_create(prefix=prefix)
-    for _attempt in range(100):
-        current = MemberNumberCounter.objects.filter(prefix=prefix).values_list("next_value", flat=True).get()
-        if current + count - 1 >= 10**digits:
-            raise NumberingError(f"会员编号前缀 {prefix} 的 {digits} 位序号已用完")
-        taken = MemberNumberCounter.objects.filter(prefix=prefix, next_value=current).update(
-            next_value=current + count
-        )
-        if taken == 1:
-            return current
-    raise NumberingError(f"会员编号前缀 {prefix} 争用过多，请重试")
+    try:
+        return reserve_range(MemberNumberCounter, prefix=prefix, count=count, digits=digits)
+    except SequenceExhausted:
+        raise NumberingError(f"会员编号前缀 {prefix} 的 {digits} 位序号已用完") from None
+    except SequenceContended:
+        raise NumberingError(f"会员编号前缀 {prefix} 争用过多，请重试") from None
 
 
 def format_number(prefix: str, seq: int, digits: int) -> str:
