@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from gonghui.accounts.models import RoleKind
 from gonghui.audit.services import audit_record
 
 from .models import JudgeScore, Registration, Team, Trade, TradeJudge
@@ -159,26 +162,160 @@ def sheet_record(
     return row
 
 
-@transaction.atomic
-def judge_assign(*, trade: Trade, user: Any, name: str = "", actor: Any | None = None) -> TradeJudge:
-    """Assign a staff user to judge a trade's finals, under the name their sheets carry (default: the username).
+class JudgeNotEligible(ContestError):
+    """The account is not staff of the contest's organising union or a union below it."""
 
-    Refuses (ContestError) an actor who may not manage the contest, and a second assignment.
-    """
+
+class JudgeHasScores(ContestError):
+    """The judge has score sheets in the trade, so their assignment stays (the sheets name them)."""
+
+
+# Roles that make an account staff of a union: they may be given a trade to judge from the staff page.
+JUDGE_ROLES = (RoleKind.ADMIN, RoleKind.STAFF)
+
+
+def _judge_candidates(trade: Trade) -> QuerySet:
+    """Active accounts holding a staff or admin role in the organising union or a union below it."""
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            roles__role__in=JUDGE_ROLES,
+            roles__org__path__startswith=trade.contest.organiser.path,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _may_manage(actor: Any, trade: Trade) -> bool:
     from .selectors import contest_list
 
-    if actor is not None and not contest_list(viewer=actor).filter(pk=trade.contest_id).exists():
+    return contest_list(viewer=actor).filter(pk=trade.contest_id).exists()
+
+
+@transaction.atomic
+def judge_assign(
+    *,
+    trade: Trade,
+    user: Any,
+    name: str = "",
+    actor: Any | None = None,
+    organiser_staff_only: bool = False,
+) -> TradeJudge:
+    """Assign a staff user to judge a trade's finals, under the name their sheets carry (default: the username).
+
+    Refuses (ContestError) an actor who may not manage the contest, and a second assignment. With
+    `organiser_staff_only` (the staff page) the account must be staff or admin of the organising union
+    or a union below it (JudgeNotEligible, naming the 评委账号 field); the command line, run by an
+    operator, may assign any account as before. Audited.
+    """
+    if actor is not None and not _may_manage(actor, trade):
         raise ContestError("无权为该竞赛指派评委")
+    if organiser_staff_only and not _judge_candidates(trade).filter(pk=user.pk).exists():
+        raise JudgeNotEligible(
+            f"评委账号：{user.get_username()} 不是{trade.contest.organiser.name}或其下级工会的工作人员，不能担任评委"
+        )
     name = (name or "").strip() or user.get_username()
     if TradeJudge.objects.filter(trade=trade, user=user).exists():
-        raise ContestError(f"{name} 已是{trade.name}的评委")
+        raise ContestError(f"评委账号：{user.get_username()} 已是{trade.name}的评委")
     if TradeJudge.objects.filter(trade=trade, name=name).exists():
-        raise ContestError(f"{trade.name}已有名为 {name} 的评委")
+        raise ContestError(f"评委姓名：{trade.name}已有名为 {name} 的评委")
     judge = TradeJudge.objects.create(trade=trade, user=user, name=name)
     audit_record(
         actor=actor, action="contest.judge_assign", target=trade, detail={"user_id": user.pk, "name": name}
     )
     return judge
+
+
+def _judge_sheets(assignment: TradeJudge) -> QuerySet[JudgeScore]:
+    """The sheets in the assignment's trade carrying the judge's name or recorded from their account."""
+    return JudgeScore.objects.filter(
+        Q(registration__trade_id=assignment.trade_id) | Q(team__trade_id=assignment.trade_id),
+        Q(judge=assignment.name) | Q(judge_user_id=assignment.user_id),
+    )
+
+
+@transaction.atomic
+def judge_unassign(*, assignment: TradeJudge, actor: Any | None = None) -> None:
+    """Remove a judge from a trade, only while no sheet of theirs is recorded in it.
+
+    Refuses (ContestError) an actor who may not manage the contest, and (JudgeHasScores) a judge with
+    sheets: the sheets carry the judge's name and count in the finals, so the assignment stays with
+    them. The row is locked first, so two removals do not both pass. Audited with the name and account.
+    """
+    trade = assignment.trade
+    if actor is not None and not _may_manage(actor, trade):
+        raise ContestError("无权为该竞赛撤销评委")
+    locked = TradeJudge.objects.select_for_update().filter(pk=assignment.pk).first()
+    if locked is None:
+        raise ContestError(f"评委：{assignment.name} 已不是{trade.name}的评委")
+    sheets = _judge_sheets(locked).count()
+    if sheets:
+        raise JudgeHasScores(f"评委：{locked.name} 已评分 {sheets} 份，不能撤销")
+    locked.delete()
+    audit_record(
+        actor=actor,
+        action="contest.judge_unassign",
+        target=trade,
+        detail={"user_id": locked.user_id, "name": locked.name},
+    )
+
+
+# --- reads for the staff judges page (the viewer manages the contest) ---
+
+
+@dataclass(frozen=True)
+class TradeJudgeRow:
+    assignment: TradeJudge
+    sheets: int  # sheets this judge has recorded in the trade
+
+    @property
+    def removable(self) -> bool:
+        return self.sheets == 0
+
+
+def trade_judge_list(*, viewer: Any, trade: Trade) -> list[TradeJudgeRow]:
+    """The trade's judges with their accounts and how many sheets each has scored; 404 outside the scope.
+
+    Two queries: the assignments, and one GROUP BY of the trade's sheets by judge name and account.
+    """
+    if not _may_manage(viewer, trade):
+        raise Http404
+    judges = list(TradeJudge.objects.filter(trade=trade).select_related("user").order_by("assigned_at", "pk"))
+    counts = (
+        JudgeScore.objects.filter(Q(registration__trade=trade) | Q(team__trade=trade))
+        .values("judge", "judge_user_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_name = {j.name: j.pk for j in judges}
+    by_user = {j.user_id: j.pk for j in judges}
+    sheets: dict[int, int] = {}
+    for row in counts:
+        # A sheet is the judge's by the name it carries (as the ranking reads it), else by its account.
+        owner = by_name.get(row["judge"]) or by_user.get(row["judge_user_id"])
+        if owner is not None:
+            sheets[owner] = sheets.get(owner, 0) + row["n"]
+    return [TradeJudgeRow(assignment=j, sheets=sheets.get(j.pk, 0)) for j in judges]
+
+
+def judge_candidate_list(*, viewer: Any, trade: Trade) -> QuerySet:
+    """Accounts the viewer may make judges of the trade: staff or admin of the organising union or below,
+    not already judging it; 404 outside the viewer's scope."""
+    if not _may_manage(viewer, trade):
+        raise Http404
+    return _judge_candidates(trade).exclude(contest_judging__trade=trade).prefetch_related("roles__org")
+
+
+def access_trade_judge(viewer: Any, trade: Trade, judge_id: int) -> TradeJudge:
+    """One judge of the trade, for a viewer who manages its contest; 404 otherwise."""
+    if not _may_manage(viewer, trade):
+        raise Http404
+    found = TradeJudge.objects.filter(trade=trade, pk=judge_id).select_related("trade__contest").first()
+    if found is None:
+        raise Http404
+    return found
 
 
 # --- reads for the judging pages (the viewer is the judge) ---

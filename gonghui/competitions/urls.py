@@ -54,4 +54,10 @@ urlpatterns = [
         views_staff.blueprint_page,
         name="contest_staff_blueprint",
     ),
+    path("<slug:code>/staff/<slug:trade_code>/judges/", views_staff.judges_page, name="contest_staff_judges"),
+    path(
+        "<slug:code>/staff/<slug:trade_code>/judges/<int:judge_id>/remove/",
+        views_staff.judge_remove,
+        name="contest_staff_judge_remove",
+    ),
 ]

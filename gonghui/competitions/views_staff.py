@@ -1,9 +1,10 @@
-"""Staff pages for a trade's question bank and blueprint, under /contests/<code>/staff/<trade>/.
+"""Staff pages for a trade's question bank, blueprint and judges, under /contests/<code>/staff/<trade>/.
 
 Only staff of the contest's organising union and of the unions above it reach these pages: the
 contest comes through `selectors.access_trade`, which answers 404 to anyone else (the same as a
 contest that does not exist). Every write is a service: `bank.bank_import` (all or nothing),
-`questions.question_update` / `question_retire`, `services.blueprint_set`.
+`questions.question_update` / `question_retire`, `services.blueprint_set`, `sheets.judge_assign` /
+`sheets.judge_unassign`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -22,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from gonghui.audit.services import audit_record
 
-from . import selectors
+from . import selectors, sheets
 from .bank import FORMATS, BankError, bank_export, bank_import, parse_difficulty
 from .models import (
     OPTION_LETTERS,
@@ -324,3 +326,66 @@ def blueprint_page(request, code: str, trade_code: str):
         },
         status=400 if error else 200,
     )
+
+
+def _judges_context(request, trade, **extra) -> dict:
+    return {
+        "trade": trade,
+        "contest": trade.contest,
+        "judges": sheets.trade_judge_list(viewer=request.user, trade=trade),
+        "candidates": sheets.judge_candidate_list(viewer=request.user, trade=trade),
+        **extra,
+    }
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def judges_page(request, code: str, trade_code: str):
+    """The trade's judges and their sheets; assign a staff account of the organising union's tree."""
+    trade = selectors.access_trade(request.user, code, trade_code)
+    error, values = "", {"user": "", "name": ""}
+    if request.method == "POST":
+        values = {"user": request.POST.get("user", "").strip(), "name": request.POST.get("name", "").strip()}
+        chosen = values["user"]
+        account = (
+            get_user_model().objects.filter(pk=int(chosen), is_active=True).first()
+            if chosen.isascii() and chosen.isdigit() and len(chosen) <= 9
+            else None
+        )
+        if account is None:
+            error = "评委账号：请从列表中选择主办工会或其下级工会的工作人员"
+        else:
+            try:
+                assignment = sheets.judge_assign(
+                    trade=trade,
+                    user=account,
+                    name=values["name"],
+                    actor=request.user,
+                    organiser_staff_only=True,
+                )
+            except ContestError as exc:
+                error = str(exc)
+            else:
+                messages.success(request, _("%(name)s now judges this trade.") % {"name": assignment.name})
+                return redirect("contest_staff_judges", code=code, trade_code=trade_code)
+    return render(
+        request,
+        "competitions/staff/judges.html",
+        _judges_context(request, trade, error=error, values=values),
+        status=400 if error else 200,
+    )
+
+
+@login_required
+@require_POST
+def judge_remove(request, code: str, trade_code: str, judge_id: int):
+    trade = selectors.access_trade(request.user, code, trade_code)
+    assignment = sheets.access_trade_judge(request.user, trade, judge_id)
+    try:
+        sheets.judge_unassign(assignment=assignment, actor=request.user)
+    except ContestError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("%(name)s no longer judges this trade.") % {"name": assignment.name})
+    return redirect("contest_staff_judges", code=code, trade_code=trade_code)
