@@ -21,8 +21,10 @@ from gonghui.audit.services import audit_record
 from gonghui.competitions import selectors
 from gonghui.competitions.exam import candidate_find
 from gonghui.competitions.models import OPTION_LETTERS, Contest, Trade
-from gonghui.competitions.services import registration_apply
+from gonghui.competitions.services import WORK_AREA, ContestError, registration_apply
 from gonghui.competitions.stats import Figures, contest_figures
+from gonghui.regions.models import Region
+from gonghui.regions.services import RegionCodeError, normalize_region_code
 
 router = Router(tags=["contests"])
 
@@ -87,6 +89,12 @@ class RegistrationIn(Schema):
     id_number: str = Field(..., max_length=24, description="Resident ID number")
     phone: str = Field("", max_length=24, description="Mobile number (optional)")
     enterprise_name: str = Field(..., max_length=200)
+    work_region_code: str = Field(
+        "",
+        max_length=12,
+        description="Division code of where the worker works: a city or county under the organiser's "
+        "region (the public page's list); required",
+    )
     consent_version: str = Field(..., max_length=20, description="Version of the contest consent text shown")
     consent_items: list[str] = Field(..., description="notice, id_number, and phone when a phone is given")
 
@@ -237,6 +245,20 @@ def _registration_out(r) -> dict:
     }
 
 
+def _work_region(code: str) -> Region | None:
+    """The region with this division code (2-12 digits), None when none is given; an unknown code is a 400."""
+    if not code.strip():
+        return None
+    try:
+        full = normalize_region_code(code.strip())
+    except RegionCodeError:
+        full = ""
+    region = Region.objects.filter(code=full).first() if full else None
+    if region is None:
+        raise ContestError(f"{WORK_AREA}：地区代码 {code.strip()} 不存在")
+    return region
+
+
 @router.post(
     "/{code}/registrations",
     response={201: RegistrationOut, 400: ErrorOut, 404: ErrorOut},
@@ -244,8 +266,9 @@ def _registration_out(r) -> dict:
 )
 def registration_submit(request, code: str, body: RegistrationIn):
     """As the public registration page does: the person found by ID number or created (protected),
-    once per trade, their consent recorded; 400 with a Chinese message outside the stage, for a
-    missing consent, a bad ID number or phone, or a worker already entered in the trade."""
+    once per trade, where they work kept for the statistics, their consent recorded; 400 with a
+    Chinese message outside the stage, for a missing consent, a missing, unknown or out-of-scope work
+    region, a bad ID number or phone, or a worker already entered in the trade."""
     trade = Trade.objects.select_related("contest").filter(contest__code=code, code=body.trade_code).first()
     if trade is None:
         raise Http404
@@ -255,6 +278,7 @@ def registration_submit(request, code: str, body: RegistrationIn):
         id_number=body.id_number,
         phone=body.phone,
         enterprise_name=body.enterprise_name,
+        region=_work_region(body.work_region_code),
         consent_version=body.consent_version,
         consent_items=body.consent_items,
         ip=request.META.get("REMOTE_ADDR"),

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gonghui.orgs.models import Employer, Org
 from gonghui.people.models import Person
+from gonghui.regions.models import Region
 
 
 class ContestLevel(models.TextChoices):
@@ -288,6 +289,11 @@ class Registration(models.Model):
     enterprise_name = models.CharField(_("enterprise"), max_length=200)
     union = models.ForeignKey(
         Org, verbose_name=_("union"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Where the worker said they work when registering (the public page asks it of one who typed an
+    # enterprise): what the statistics count by when neither the enterprise nor the union places them.
+    region = models.ForeignKey(
+        Region, verbose_name=_("work area"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     ticket = models.CharField(_("admission ticket number"), max_length=20, unique=True)
     # A team contest: the member's team (the registration's trade is the team's); one leader per team.

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from gonghui.audit.services import audit_record
@@ -16,6 +17,7 @@ from gonghui.lib.masking import mask_id_number
 from gonghui.orgs.models import Employer, Org
 from gonghui.people.models import ConsentChannel
 from gonghui.people.services import consent_record, person_create, person_find_by_id_number
+from gonghui.regions.models import Region, RegionLevel
 
 from .models import (
     DIFFICULTY_ZH,
@@ -201,6 +203,34 @@ def _membership_at_registration(person, trade: Trade, id_number: str) -> tuple[b
     return False, None
 
 
+def work_area_regions(contest: Contest) -> QuerySet[Region]:
+    """The regions a worker may name as where they work: under the organiser's region (anywhere when
+    it has none), at the level the statistics count by (`stats.region_level`) and one below, by code.
+    A province's contest offers its cities and their counties; a city's, its counties and townships."""
+    from .stats import region_level
+
+    level = region_level(contest)
+    regions = Region.objects.filter(level__in={level, min(level + 1, RegionLevel.VILLAGE)})
+    organiser_region = Region.objects.filter(orgs=contest.organiser_id).first()
+    if organiser_region is not None:
+        regions = regions.filter(code__startswith=organiser_region.prefix)
+    return regions.order_by("code")
+
+
+WORK_AREA = "工作地点"
+
+
+def work_area_check(*, contest: Contest, region: Region | None, required: bool) -> None:
+    """Refuses (ContestError naming the field) a missing work area when `required`, and one outside
+    the contest's `work_area_regions`."""
+    if region is None:
+        if required:
+            raise ContestError(f"{WORK_AREA}：请选择您工作所在的地区")
+        return
+    if not work_area_regions(contest).filter(pk=region.pk).exists():
+        raise ContestError(f"{WORK_AREA}：“{region.name}”不在{contest.name}可选的地区内，请从列表中选择")
+
+
 def _new_ticket() -> str:
     # 12 digits: enough room that a random clash is rare; the unique constraint settles the rest.
     return f"{secrets.randbelow(10**12):012d}"
@@ -216,6 +246,7 @@ def registration_create(
     enterprise_name: str,
     employer: Employer | None = None,
     union: Org | None = None,
+    region: Region | None = None,
     team: Team | None = None,
     team_leader: bool = False,
     actor: Any | None = None,
@@ -224,12 +255,16 @@ def registration_create(
 
     Records whether the worker was an active union member at registration, and of which union; a
     contest whose policy admits members only refuses a non-member (ContestError, nothing written).
-    Raises ContestError when the worker is already entered in this trade; InvalidIdNumber and the
-    other people errors on bad identity data.
+    `region` is where the worker says they work, kept on the registration for the statistics; one
+    outside the contest's `work_area_regions` is refused. The person's own work region is not
+    changed: it is a township or community elsewhere (membership, weave), and a city or county
+    would misplace them there. Raises ContestError when the worker is already entered in this
+    trade; InvalidIdNumber and the other people errors on bad identity data.
     """
     enterprise_name = (enterprise_name or "").strip() or (employer.name if employer else "")
     if not enterprise_name:
         raise ContestError("请填写工作单位")
+    work_area_check(contest=trade.contest, region=region, required=False)
     person = person_find_by_id_number(id_number=id_number)
     if person is None:
         _membership_at_registration(None, trade, id_number)  # a members-only contest refuses before creating
@@ -246,6 +281,7 @@ def registration_create(
                     employer=employer,
                     enterprise_name=enterprise_name,
                     union=union,
+                    region=region,
                     ticket=_new_ticket(),
                     team=team,
                     team_leader=team_leader,
@@ -269,6 +305,7 @@ def registration_create(
             "was_member": was_member,
             "member_union_id": member_union.pk if member_union else None,
             "team_id": team.pk if team else None,
+            "region": region.code if region else None,
         },
     )
     return registration
@@ -304,6 +341,7 @@ def registration_apply(
     id_number: str,
     phone: str = "",
     enterprise_name: str,
+    region: Region | None,
     consent_version: str,
     consent_items: list[str],
     ip: str | None = None,
@@ -314,14 +352,16 @@ def registration_apply(
     in the registration stage, with their consent recorded.
 
     Guarantees: refused outside the stage; the notice and the separate consent for the ID number (and
-    for the phone, when one is given) are required; the registration and the consent record are
-    written together or not at all.
+    for the phone, when one is given) are required; so is where the worker works (`region`, one of
+    `work_area_regions`): the enterprise is typed, not a known one, so nothing else places them in
+    the statistics; the registration and the consent record are written together or not at all.
     """
     now = now or timezone.now()
     contest = trade.contest
     if contest.entry == "team":
         raise ContestError(f"{contest.name}为团体赛，请以团队报名")
     registration_check_open(contest=contest, now=now)
+    work_area_check(contest=contest, region=region, required=True)
     consent_check(items=consent_items, phones=[phone])
     registration = registration_create(
         trade=trade,
@@ -329,6 +369,7 @@ def registration_apply(
         id_number=id_number,
         phone=(phone or "").strip() or None,
         enterprise_name=enterprise_name,
+        region=region,
         actor=actor,
     )
     consent_record(

@@ -7,8 +7,12 @@ trade's quota or cut-off and the policy's tie rule. Only counts and averages lea
 one is named. Access is the caller's business: the public page passes a contest anyone may see; the
 staff page and the API pass one fetched with `selectors.access_contest` (404 outside the viewer's subtree).
 
-A registration's region is where its enterprise is, else its union's, else where the person works
-(a worker who registered on the public page with a typed enterprise name has none: "unknown region").
+A registration's region is, in this order: where its enterprise is, else its union's, else the work
+area the worker chose when registering (`Registration.region`: the public pages ask it of everyone,
+since their enterprise is typed, not a known one), else the person's work region; "unknown region"
+when none is known. A region coarser than the level counted by (an enterprise registered at the
+city, in a city's contest counted by county) does not place a registration when a later one in the
+order does; it is used only when no region at the counted level or below is known.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Case, Count, F, Q, When
 from django.db.models.functions import Coalesce, Substr
 from django.utils.translation import gettext as _
 
@@ -27,9 +31,16 @@ from gonghui.regions.models import PREFIX_LENGTH, Region, RegionLevel
 from .models import AttemptStatus, Contest, PracticeSession, Registration
 
 _FINISHED = [AttemptStatus.SUBMITTED, AttemptStatus.CLOSED]
-_REGION_CODE = Coalesce(
-    "employer__region__code", "union__region__code", "person__work_region__code"
-)  # fmt: skip
+# A registration's regions in the order the statistics look at them (see the module docstring).
+_REGION_SOURCES = ("employer__region", "union__region", "region", "person__work_region")
+
+
+def _region_code(level: int, path: str = ""):
+    """The code of the first of a registration's regions at `level` or below, else of the first known;
+    `path` leads to the registration ("registration__" from a practice session)."""
+    fields = [f"{path}{source}" for source in _REGION_SOURCES]
+    at_level = [Case(When(**{f"{f}__level__gte": level}, then=F(f"{f}__code"))) for f in fields]
+    return Coalesce(*at_level, *(F(f"{f}__code") for f in fields))
 
 
 def page_key_prefix(contest: Contest) -> str:
@@ -159,22 +170,19 @@ def contest_figures(contest: Contest) -> ContestFigures:
         ):
             by_trade[row["trade_id"]].finalists = row["n"]
 
-    width = PREFIX_LENGTH[region_level(contest)]
-    area = Substr(_REGION_CODE, 1, width)
+    level = region_level(contest)
+    width = PREFIX_LENGTH[level]
+    area = Substr(_region_code(level), 1, width)
     by_region: dict[str | None, Figures] = {}
     for row in registrations.annotate(area=area).values("area").annotate(**_aggregates()).order_by():
         by_region[row["area"]] = _fill(Figures(key=row["area"] or "", label=""), row)
     for row in (
         PracticeSession.objects.filter(trade__contest=contest)
-        .annotate(area=Substr(Coalesce(
-            "registration__employer__region__code",
-            "registration__union__region__code",
-            "registration__person__work_region__code",
-        ), 1, width))
+        .annotate(area=Substr(_region_code(level, "registration__"), 1, width))
         .values("area")
         .annotate(n=Count("id"))
         .order_by()
-    ):  # fmt: skip
+    ):
         by_region.setdefault(row["area"], Figures(key=row["area"] or "", label="")).practice_sessions = row[
             "n"
         ]

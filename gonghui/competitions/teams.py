@@ -28,6 +28,7 @@ from gonghui.audit.services import audit_record
 from gonghui.orgs.models import Employer, Org
 from gonghui.people.models import ConsentChannel
 from gonghui.people.services import consent_record, person_find_by_id_number
+from gonghui.regions.models import Region
 
 from .models import AdvancementRule, Attempt, AttemptStatus, JudgeScore, Registration, Team, Trade
 from .policy import Award, ContestPolicy
@@ -39,6 +40,7 @@ from .services import (
     policy_of,
     registration_check_open,
     registration_create,
+    work_area_check,
 )
 
 
@@ -58,15 +60,17 @@ def team_register(
     members: list[MemberSpec],
     employer: Employer | None = None,
     union: Org | None = None,
+    region: Region | None = None,
     actor: Any | None = None,
 ) -> Team:
     """Enter a team in a trade of a team contest; `members[0]` is the leader.
 
     Guarantees: the contest takes teams; the team's size is within the policy's limits; the name is
     new in the trade; every member is a distinct person not yet entered in the trade (in no other
-    team of it); every member is registered with the team's unit, and one on record as working for
-    another enterprise is refused; in a members-only contest every member is an active member. All
-    or nothing: one refused member writes nothing. ContestError names the member (第 N 名队员).
+    team of it); every member is registered with the team's unit (and its work area `region`, one of
+    `services.work_area_regions`), and one on record as working for another enterprise is refused;
+    in a members-only contest every member is an active member. All or nothing: one refused member
+    writes nothing. ContestError names the member (第 N 名队员).
     """
     contest = trade.contest
     if contest.entry != "team":
@@ -78,6 +82,7 @@ def team_register(
     enterprise_name = (enterprise_name or "").strip() or (employer.name if employer else "")
     if not enterprise_name:
         raise ContestError("请填写队伍所在单位")
+    work_area_check(contest=contest, region=region, required=False)
     if policy is not None and policy.team is not None:
         low, high = policy.team.min_size, policy.team.max_size
         if not low <= len(members) <= high:
@@ -114,6 +119,7 @@ def team_register(
                 enterprise_name=enterprise_name,
                 employer=employer,
                 union=union,
+                region=region,
                 team=team,
                 team_leader=number == 1,
                 actor=actor,
@@ -135,6 +141,7 @@ def team_apply(
     trade: Trade,
     name: str,
     enterprise_name: str,
+    region: Region | None,
     members: list[MemberSpec],
     consent_version: str,
     consent_items: list[str],
@@ -145,13 +152,17 @@ def team_apply(
 
     Guarantees: refused outside the registration stage; the leader confirms the notice and the
     separate consents (ID numbers, and phones when any is given) on behalf of each member, recorded
-    per member with the team named in the reference; the team, its registrations and the consent
-    records are written together or not at all.
+    per member with the team named in the reference; the unit's work area (`region`) is required, as
+    on an individual's page; the team, its registrations and the consent records are written
+    together or not at all.
     """
     now = now or timezone.now()
     registration_check_open(contest=trade.contest, now=now)
+    work_area_check(contest=trade.contest, region=region, required=True)
     consent_check(items=consent_items, phones=[m.phone for m in members])
-    team = team_register(trade=trade, name=name, enterprise_name=enterprise_name, members=members)
+    team = team_register(
+        trade=trade, name=name, enterprise_name=enterprise_name, region=region, members=members
+    )
     for registration in team.members.select_related("person"):
         consent_record(
             person=registration.person,

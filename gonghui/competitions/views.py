@@ -36,6 +36,7 @@ from .exam import (
     attempt_submit,
     candidate_find,
 )
+from .forms_public import WorkAreaForm
 from .models import (
     OPTION_LETTERS,
     Attempt,
@@ -478,7 +479,8 @@ def registration_counted(request) -> None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def contest_register(request, code: str):
-    """A worker registers from a phone: trade, name, ID number, phone, enterprise, the notice and consents."""
+    """A worker registers from a phone: trade, name, ID number, phone, enterprise, where they work, the
+    notice and consents."""
     contest = Contest.objects.filter(code=code).first()
     if contest is None:
         raise Http404
@@ -486,6 +488,7 @@ def contest_register(request, code: str):
         view_count(request, page_key(contest, "register"))
     consent = consent_text(CONSENT_PURPOSE)
     trades = list(contest.trades.order_by("sort", "code"))
+    work_area = WorkAreaForm(request.POST if request.method == "POST" else None, contest=contest)
     error, values = "", {}
     if request.method == "POST":
         values = {k: request.POST.get(k, "").strip() for k in ("trade", "name", "phone", "enterprise")}
@@ -494,6 +497,8 @@ def contest_register(request, code: str):
             error = _("Too many registrations from this address. Try again in an hour.")
         elif trade is None:
             error = _("Choose a trade.")
+        elif not work_area.is_valid():
+            error = work_area.error()
         else:
             registration_counted(request)
             try:
@@ -503,6 +508,7 @@ def contest_register(request, code: str):
                     id_number=request.POST.get("id_number", ""),
                     phone=values["phone"],
                     enterprise_name=values["enterprise"],
+                    region=work_area.region(),
                     consent_version=request.POST.get("consent_version", ""),
                     consent_items=request.POST.getlist("consent"),
                     ip=_client_ip(request) or None,
@@ -517,6 +523,13 @@ def contest_register(request, code: str):
     return render(
         request,
         "competitions/register.html",
-        {"contest": contest, "trades": trades, "consent": consent, "error": error, "values": values},
+        {
+            "contest": contest,
+            "trades": trades,
+            "consent": consent,
+            "error": error,
+            "values": values,
+            "work_area": work_area,
+        },
         status=400 if error else 200,
     )

@@ -26,6 +26,7 @@ from .documents import (
     document_upload,
     public_documents,
 )
+from .forms_public import WorkAreaForm
 from .models import Contest, Trade
 from .services import CONSENT_PURPOSE, ContestError, policy_of
 from .sheets import trade_criteria
@@ -43,13 +44,15 @@ def _team_sizes(contest: Contest) -> tuple[int, int]:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def team_register_page(request, code: str):
-    """A team leader registers a team from a phone: trade, team name, unit, the leader and members, consents."""
+    """A team leader registers a team from a phone: trade, team name, unit and where it is, the leader and
+    members, consents."""
     contest = Contest.objects.filter(code=code, entry="team").first()
     if contest is None:
         raise Http404
     low, high = _team_sizes(contest)
     trades = list(contest.trades.order_by("sort", "code"))
     consent = consent_text(CONSENT_PURPOSE)
+    work_area = WorkAreaForm(request.POST if request.method == "POST" else None, contest=contest)
     error, values = "", {}
     rows = [{"name": "", "phone": ""} for _ in range(high)]
     if request.method == "POST":
@@ -71,6 +74,8 @@ def team_register_page(request, code: str):
             error = _("Too many registrations from this address. Try again in an hour.")
         elif trade is None:
             error = _("Choose a trade.")
+        elif not work_area.is_valid():
+            error = work_area.error()
         else:
             registration_counted(request)
             try:
@@ -78,6 +83,7 @@ def team_register_page(request, code: str):
                     trade=trade,
                     name=values["team"],
                     enterprise_name=values["enterprise"],
+                    region=work_area.region(),
                     members=members,
                     consent_version=request.POST.get("consent_version", ""),
                     consent_items=request.POST.getlist("consent"),
@@ -106,6 +112,7 @@ def team_register_page(request, code: str):
             "consent": consent,
             "error": error,
             "values": values,
+            "work_area": work_area,
             "rows": rows,
             "min_size": low,
             "max_size": high,

@@ -9,7 +9,7 @@ from gonghui.lib.idcard import InvalidIdNumber, normalize_id_number
 from gonghui.lib.phone import InvalidPhone, normalize_mobile
 from gonghui.orgs.models import Employer, OccupationGroup
 from gonghui.people.consent import ConsentText
-from gonghui.regions.models import Region, RegionLevel
+from gonghui.regions.models import PREFIX_LENGTH, Region, RegionLevel
 
 
 class SecretInput(forms.TextInput):
@@ -55,16 +55,21 @@ class RegionChoiceField(forms.ModelChoiceField):
     """Townships and communities: shown as <optgroup> per county (`work_region_choices`), checked by id."""
 
 
-def work_region_choices(queryset) -> list:
-    """<optgroup> per county: (county name, [(id, label), ...]) in code order, communities indented."""
+def work_region_choices(
+    queryset, *, group_level: int = RegionLevel.COUNTY, indent_level: int = RegionLevel.VILLAGE
+) -> list:
+    """<optgroup> per county: (county name, [(id, label), ...]) in code order, communities indented.
+
+    Another page groups by another level (a contest's registration: by city, the city then its
+    counties indented) with `group_level` and `indent_level`."""
+    width = PREFIX_LENGTH[RegionLevel(group_level)]
     counties = {
-        r.prefix: r.name
-        for r in Region.objects.filter(level=RegionLevel.COUNTY).only("code", "name", "level")
+        r.prefix: r.name for r in Region.objects.filter(level=group_level).only("code", "name", "level")
     }
     groups: dict[str, list] = {}
     for region in queryset:
-        county = counties.get(region.code[:6], "")
-        label = ("\u3000" if region.level == RegionLevel.VILLAGE else "") + region.name
+        county = counties.get(region.code[:width], "")
+        label = ("\u3000" if region.level == indent_level else "") + region.name
         groups.setdefault(county, []).append((region.pk, label))
     return [("", "---------"), *groups.items()]
 

@@ -41,6 +41,7 @@ def registration_body(**changes):
         "id_number": id_number(7),
         "phone": "13912345678",
         "enterprise_name": "吉林化纤集团",
+        "work_region_code": "230811",
         "consent_version": "2026.1",
         "consent_items": ALL_CONSENTS,
     }
@@ -76,6 +77,10 @@ def test_a_caller_registers_a_worker_with_consent_audited_as_the_caller(client, 
     url = "/api/v1/contests/jilin-2021/registrations"
     refused = client.post(url, registration_body(consent_items=["notice"]), content_type=JSON, **city)
     assert refused.status_code == 400 and "单独同意处理身份证号" in refused.json()["detail"]
+    for code, said in (("", "请选择"), ("239999", "不存在"), ("23", "不在")):  # none, unknown, the province
+        nowhere = client.post(url, registration_body(work_region_code=code), content_type=JSON, **city)
+        assert nowhere.status_code == 400 and nowhere.json()["detail"].startswith("工作地点：")
+        assert said in nowhere.json()["detail"]
     made = client.post(url, registration_body(), content_type=JSON, **city)
     assert made.status_code == 201
     out = made.json()
@@ -86,6 +91,7 @@ def test_a_caller_registers_a_worker_with_consent_audited_as_the_caller(client, 
     again = client.post(url, registration_body(), content_type=JSON, **city)
     assert again.status_code == 400 and "不能重复报名" in again.json()["detail"]
     assert Registration.objects.count() == 1 and registration.person.name == "王师傅"
+    assert registration.region == world.suburb
     Contest.objects.filter(pk=contest.pk).update(registration_closes=timezone.now() - dt.timedelta(hours=1))
     late = client.post(url, registration_body(id_number=id_number(8)), content_type=JSON, **city)
     assert late.status_code == 400 and "报名时间为" in late.json()["detail"]

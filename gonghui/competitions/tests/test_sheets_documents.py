@@ -314,6 +314,7 @@ def test_a_leader_registers_a_team_from_the_phone_and_a_non_member_is_told_why(c
         "trade": "nev-repair",
         "team": "比亚迪一队",
         "enterprise": "比亚迪济南基地",
+        "work_region": str(world.suburb_town.pk),
         "member_name": ["会员1", "会员2", "路人"],
         "member_id": [id_number(1), id_number(2), id_number(3)],
         "member_phone": ["", "", ""],
@@ -326,9 +327,14 @@ def test_a_leader_registers_a_team_from_the_phone_and_a_non_member_is_told_why(c
         "第 3 名队员（队员）" in refused.content.decode() and "仅限工会会员报名" in refused.content.decode()
     )
     form["member_name"], form["member_id"] = ["会员1", "会员2", ""], [id_number(1), id_number(2), ""]
+    for nowhere in ("", str(world.province.pk)):  # where the unit is: required, among the city's places
+        refused = client.post(url, {**form, "work_region": nowhere})
+        assert refused.status_code == 400 and "工作地点：" in refused.content.decode()
+    assert not Team.objects.exists()
     done = client.post(url, form)
     assert done.status_code == 200
     team = Team.objects.get()
+    assert {r.region for r in team.members.all()} == {world.suburb_town}
     tickets = list(team.members.values_list("ticket", flat=True))
     assert len(tickets) == 2 and all(t in done.content.decode() for t in tickets)
     from gonghui.people.models import ConsentRecord

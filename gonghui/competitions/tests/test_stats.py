@@ -118,3 +118,27 @@ def test_the_district_and_its_sibling_do_not_see_the_city_contests_staff_statist
         client.force_login(user)
         assert client.get(reverse("contest_statistics", args=[fitter.contest.code])).status_code == 404
         assert client.get(reverse("contest_statistics_xlsx", args=[fitter.contest.code])).status_code == 404
+
+
+def test_the_work_area_given_at_registration_places_it_before_the_persons_own_and_a_coarser_one(
+    client, world, fitter
+):
+    """Enterprise, union, the work area given when registering, the person's work region: the first
+    at the counted level (county) or below; the city itself only when nothing finer is known."""
+    from gonghui.orgs.models import Employer
+    from gonghui.people.services import person_update
+
+    platform = Employer.objects.create(credit_code=make_credit_code(8), name="某配送平台", region=world.city)
+    said, elsewhere, plain, coarse_only = register(fitter, 4, start=20)
+    Registration.objects.filter(pk=said.pk).update(employer=platform, region=world.qianjin_street)
+    Registration.objects.filter(pk=elsewhere.pk).update(region=world.qianjin)
+    person_update(person=elsewhere.person, work_region=world.suburb_town)  # the registration's answer wins
+    person_update(person=plain.person, work_region=world.suburb_town)
+    Registration.objects.filter(pk=coarse_only.pk).update(employer=platform)
+    PracticeSession.objects.create(trade=fitter, registration=said, shown=[])
+    regions = {f.key: f for f in contest_figures(fitter.contest).by_region}
+    assert set(regions) == {"230804", "230811", "230800"}
+    assert regions["230804"].registrations == 2 and regions["230804"].practice_sessions == 1
+    assert regions["230811"].registrations == 1 and regions["230800"].label == "佳木斯市"
+    page = client.get(reverse("contest_page", args=[fitter.contest.code])).content.decode()
+    assert "前进区" in page and "郊区" in page and "地区不详" not in page

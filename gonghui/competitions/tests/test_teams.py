@@ -138,7 +138,7 @@ def test_an_individual_contest_refuses_a_team_and_a_team_contest_an_individual(w
 
     with pytest.raises(ContestError, match="团体赛，请以团队报名"):
         registration_apply(
-            trade=nev, name="甲", id_number=id_number(1), enterprise_name="比亚迪",
+            trade=nev, name="甲", id_number=id_number(1), enterprise_name="比亚迪", region=world.suburb,
             consent_version="1", consent_items=["notice", "id_number"],
         )  # fmt: skip
 
