@@ -4,7 +4,8 @@
 policies (`policies/contest_demo_jiamusi_*.yaml`) and plays the finished one through the same
 services staff and workers use: banks imported from the demo's question files
 (`demo/data/contest/*.csv`), blueprints derived from them, demo workers registered (members and
-non-members), practice sessions, the online preliminary taken with autosave and submitted on the
+non-members, each with the work area the registration page asks for, so the statistics count them
+by district), practice sessions, the online preliminary taken with autosave and submitted on the
 days of its window, finalists scored by five judges on the trade's sheet, and the policy's awards
 granted into the honours register. The open contest (windows to the end of 2027) gets its banks,
 blueprints and a few registrations; `demo logins` prints one candidate's ticket so a visitor can sit
@@ -35,11 +36,19 @@ from gonghui.competitions.models import OPTION_LETTERS, Contest, Question, Quest
 from gonghui.competitions.papers import papers_generate
 from gonghui.competitions.practice import practice_start
 from gonghui.competitions.ranking import preliminary_results
-from gonghui.competitions.services import RowSpec, blueprint_set, contest_setup_from_policy, policy_of
+from gonghui.competitions.services import (
+    RowSpec,
+    blueprint_set,
+    contest_setup_from_policy,
+    policy_of,
+    work_area_regions,
+)
 from gonghui.competitions.sheets import sheet_record, trade_criteria
+from gonghui.competitions.stats import region_level
 from gonghui.lib.crypto import decrypt
 from gonghui.orgs.models import Org
 from gonghui.people.models import Person
+from gonghui.regions.models import PREFIX_LENGTH, Region
 
 from .drive import CITY_UNION
 from .services import DemoError
@@ -120,12 +129,23 @@ def _entrants(rng: random.Random, trade: Trade, count: int, taken: set[int]) -> 
     ids = list(people.order_by("pk").values_list("pk", flat=True)[:5000])
     chosen = rng.sample(ids, min(count, len(ids)))
     taken.update(chosen)
-    return list(Person.objects.filter(pk__in=chosen).select_related("employer").order_by("pk"))
+    return list(Person.objects.filter(pk__in=chosen).select_related("employer", "work_region").order_by("pk"))
+
+
+def _work_areas(contest: Contest) -> dict[str, Region]:
+    """The work areas the registration page offers at the level the statistics count, by code prefix."""
+    level = region_level(contest)
+    width = PREFIX_LENGTH[level]
+    return {r.code[:width]: r for r in work_area_regions(contest) if r.level == level}
 
 
 def _register(trade: Trade, people: list[Person]) -> list[Registration]:
+    """Each worker entered with the work area they would pick on the registration page: the one their
+    work region lies in (a platform is registered at the city, so its riders are placed by this)."""
     from gonghui.competitions.services import registration_create
 
+    areas = _work_areas(trade.contest)
+    width = len(next(iter(areas), ""))
     registrations = []
     for person in people:
         enterprise = person.employer.name if person.employer else "个体（平台接单）"
@@ -136,6 +156,7 @@ def _register(trade: Trade, people: list[Person]) -> list[Registration]:
                 id_number=decrypt(person.id_number_cipher),
                 enterprise_name=enterprise,
                 employer=person.employer,
+                region=areas.get(person.work_region.code[:width]) if person.work_region and width else None,
             )
         )
     return registrations

@@ -13,6 +13,7 @@ from gonghui.competitions.models import (
     PracticeSession,
     Registration,
 )
+from gonghui.competitions.stats import contest_figures
 from gonghui.demo.contest import FINISHED_POLICY, OPEN_POLICY, DemoContestsExist, demo_contests
 from gonghui.honours.models import Honour
 
@@ -64,6 +65,11 @@ def test_it_plays_the_finished_contest_through_to_honours_and_leaves_one_open(ci
     assert honours.filter(kind="cash").count() == 3 * trades
     assert honours.filter(kind="promotion").count() == 10 * trades
     assert PracticeSession.objects.filter(trade__contest=finished).exists()
+    # Every entrant gave the work area the registration page asks for: counted by district, none
+    # unknown and none left at the city itself (where the platforms are registered).
+    regions = {f.key: f.registrations for f in contest_figures(finished).by_region}
+    assert len(regions) > 3 and all(len(key) == 6 and key != "230800" for key in regions)
+    assert not Registration.objects.filter(trade__contest=finished, region__isnull=True).exists()
 
     # The open contest: banks, blueprints, a few entrants who have not sat the preliminary yet.
     assert Registration.objects.filter(trade__contest=open_contest).count() == 16
@@ -76,7 +82,9 @@ def test_it_plays_the_finished_contest_through_to_honours_and_leaves_one_open(ci
     call_command("demo", "logins")
     logins = capsys.readouterr().out
     line = next(x for x in logins.splitlines() if open_contest.name in x)
-    ticket = next(r.ticket for r in Registration.objects.filter(trade__contest=open_contest) if r.ticket in line)
+    ticket = next(
+        r.ticket for r in Registration.objects.filter(trade__contest=open_contest) if r.ticket in line
+    )
     assert ticket
 
     # Both contests are on the public contest list.
