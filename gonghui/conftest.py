@@ -24,6 +24,16 @@ def _fixed_data_key(settings):
     settings.GONGHUI_DATA_KEY = TEST_DATA_KEY
 
 
+@pytest.fixture(autouse=True)
+def _questions_shown_forgotten():
+    """competitions.exam keeps questions as shown per process, by id; a rolled-back test database reuses ids."""
+    from gonghui.competitions.exam import forget_shown
+
+    forget_shown()
+    yield
+    forget_shown()
+
+
 @pytest.fixture
 def world(db):
     from gonghui.accounts.models import Role, RoleKind, User

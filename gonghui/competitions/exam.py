@@ -17,7 +17,6 @@ after NFKC, spaces and case folding), else nothing.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -82,20 +81,22 @@ def attempt_start(
     insert does nothing on conflict with the unique registration and every caller reads the row.
     """
     now = now or timezone.now()
-    existing = Attempt.objects.filter(registration=registration).first()
-    if existing is not None:
-        return existing
     contest = registration.trade.contest
-    if now < contest.preliminary_opens:
-        raise ExamError(
-            f"预赛尚未开始（{timezone.localtime(contest.preliminary_opens):%Y-%m-%d %H:%M} 开始）"
-        )
-    if now >= contest.preliminary_closes:
+    if not contest.preliminary_opens <= now < contest.preliminary_closes:
+        existing = Attempt.objects.filter(registration=registration).first()
+        if existing is not None:
+            return existing
+        if now < contest.preliminary_opens:
+            raise ExamError(
+                f"预赛尚未开始（{timezone.localtime(contest.preliminary_opens):%Y-%m-%d %H:%M} 开始）"
+            )
         raise ExamError("预赛已经结束")
-    paper = paper_generate(registration=registration, actor=actor)
+    # In the window: one transaction, no read before the insert (2,000 candidates start in the same
+    # minute). An existing attempt makes the insert do nothing and is what the read returns.
     limit = dt.timedelta(minutes=registration.trade.blueprint.time_limit_minutes)
     deadline = min(now + limit, contest.preliminary_closes)
     with transaction.atomic():
+        paper = paper_generate(registration=registration, actor=actor)
         Attempt.objects.bulk_create(
             [Attempt(registration=registration, paper=paper, started_at=now, deadline=deadline)],
             ignore_conflicts=True,
@@ -111,23 +112,41 @@ def attempt_start(
     return attempt
 
 
-def _types_and_options(paper: Paper) -> tuple[tuple[str, int, int], ...]:
-    """(type, options shown, blanks) per position of the paper (kept per process: see `_shapes`)."""
-    return _shapes(paper.pk, paper.seed, tuple(paper.questions))
+@dataclass(frozen=True)
+class Shown:
+    """What a paper shows of a question: its type, stem, options (bank order) and number of blanks. No key."""
+
+    qtype: str
+    stem: str
+    options: tuple[str, ...]
+    blanks: int
 
 
-@functools.lru_cache(maxsize=4096)
-def _shapes(paper_id: int, seed: int, questions: tuple[int, ...]) -> tuple[tuple[str, int, int], ...]:
-    # Kept per process, keyed by the paper (id, seed and question ids): the type, options and blanks
-    # of a question on a drawn paper cannot change (questions.question_update refuses), and autosave
-    # asks for them 100 times a paper, every 30 s. About 4 of a save's 10 ms of CPU.
-    found = {
-        qid: (qtype, len(options), len(accepted))
-        for qid, qtype, options, accepted in Question.objects.filter(pk__in=questions).values_list(
-            "id", "qtype", "options", "accepted"
-        )
-    }
-    return tuple(found[qid] for qid in questions)
+# Kept per process, by question id: once a paper is drawn over a question, nothing a paper shows of it
+# can change (questions.question_update refuses all but the explanation), and only questions on a
+# paper come in here. A preliminary's 2,000 papers draw on a bank of hundreds of questions, each
+# paper opened once and autosaved every 30 s: without this every save read its paper's 100
+# questions (about half of a save's CPU), every paper page too. Bounded; `forget_shown` empties it
+# (tests, whose rolled-back databases reuse ids).
+_SHOWN: dict[int, Shown] = {}
+SHOWN_MAX = 50_000
+
+
+def shown_questions(question_ids) -> list[Shown]:
+    """The questions as shown, in the order of `question_ids` (read from the database only when not yet kept)."""
+    missing = [qid for qid in question_ids if qid not in _SHOWN]
+    if missing:
+        if len(_SHOWN) + len(missing) > SHOWN_MAX:
+            _SHOWN.clear()
+        for qid, qtype, stem, options, accepted in Question.objects.filter(pk__in=missing).values_list(
+            "id", "qtype", "stem", "options", "accepted"
+        ):
+            _SHOWN[qid] = Shown(qtype, stem, tuple(options), len(accepted))
+    return [_SHOWN[qid] for qid in question_ids]
+
+
+def forget_shown() -> None:
+    _SHOWN.clear()
 
 
 def clean_answer(qtype: str, options: int, blanks: int, values: list[str]) -> str:
@@ -164,13 +183,13 @@ def attempt_save(
     exam (2,000 candidates every 30 s): one statement, no read of the stored answers.
     """
     now = now or timezone.now()
-    shapes = _types_and_options(attempt.paper)
+    shown = shown_questions(attempt.paper.questions)
     cleaned: dict[str, str] = {}
     for position, values in answers.items():
-        if not 0 <= position < len(shapes):
+        if not 0 <= position < len(shown):
             raise ExamError(f"第 {position + 1} 题不在试卷上")
-        qtype, options, blanks = shapes[position]
-        cleaned[str(position)] = clean_answer(qtype, options, blanks, values)
+        question = shown[position]
+        cleaned[str(position)] = clean_answer(question.qtype, len(question.options), question.blanks, values)
     updated = Attempt.objects.filter(
         pk=attempt.pk, status=AttemptStatus.IN_PROGRESS, deadline__gt=now
     ).update(saves=F("saves") + 1, last_saved_at=now, answers=_merged_answers(cleaned))

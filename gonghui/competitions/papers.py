@@ -174,12 +174,16 @@ def _new_seed() -> int:
     return secrets.randbits(62)
 
 
-@transaction.atomic
 def paper_generate(*, registration: Registration, seed: int | None = None, actor: Any | None = None) -> Paper:
     """The registration's paper, drawn now if it has none (an existing paper is returned unchanged, also in a race)."""
     existing = Paper.objects.filter(registration=registration).first()
-    if existing is not None:
+    if existing is not None:  # the usual case when a candidate starts: papers are drawn beforehand
         return existing
+    return _paper_draw(registration=registration, seed=seed, actor=actor)
+
+
+@transaction.atomic
+def _paper_draw(*, registration: Registration, seed: int | None, actor: Any | None) -> Paper:
     trade = registration.trade
     plan = load_plan(trade)
     avoided: set[int] = set()

@@ -35,6 +35,7 @@ from .exam import (
     attempt_start,
     attempt_submit,
     candidate_find,
+    shown_questions,
 )
 from .forms_public import WorkAreaForm
 from .models import (
@@ -101,20 +102,22 @@ def contest_bank(request, code: str, trade_code: str):
     )
 
 
-def _registration(request, registration_id: int) -> Registration:
+def _registration(request, registration_id: int, *, with_attempt: bool = False) -> Registration:
+    """The signed-in candidate's registration (404 for any other); `with_attempt` reads its attempt and paper along."""
     if registration_id not in request.session.get(SESSION_KEY, []):
         raise Http404
-    found = (
-        Registration.objects.select_related("trade__contest", "trade__blueprint", "person")
-        .filter(pk=registration_id)
-        .first()
-    )
+    related = ["trade__contest", "trade__blueprint", "person"]
+    if with_attempt:
+        related.append("attempt__paper")
+    found = Registration.objects.select_related(*related).filter(pk=registration_id).first()
     if found is None:
         raise Http404
     return found
 
 
 def _attempt(registration: Registration) -> Attempt | None:
+    if Registration.attempt.is_cached(registration):  # read along by _registration(with_attempt=True)
+        return getattr(registration, "attempt", None)
     return Attempt.objects.select_related("paper").filter(registration=registration).first()
 
 
@@ -133,8 +136,10 @@ def candidate_login(request):
                 cache.set(limit_key, cache.get(limit_key, 0) + 1, LOGIN_WINDOW)
                 error = _("The admission ticket number or ID number is not right.")
             else:
-                request.session.cycle_key()
                 held = [r for r in request.session.get(SESSION_KEY, []) if r != registration.pk]
+                if request.session.session_key:  # a session from before: a new key (no fixation)
+                    request.session.cycle_key()
+                # else the session is new: it gets a fresh key when it is first saved, below
                 request.session[SESSION_KEY] = [*held, registration.pk]
                 audit_record(actor=None, action="contest.candidate_login", target=registration)
                 return redirect("contest_candidate_home")
@@ -192,12 +197,7 @@ def _paper_items(attempt: Attempt) -> list[str]:
     30-40 ms of CPU per page, this a few.
     """
     paper = attempt.paper
-    shown = {
-        q["id"]: q
-        for q in Question.objects.filter(pk__in=paper.questions).values(
-            "id", "qtype", "stem", "options", "accepted"
-        )
-    }
+    shown = shown_questions(paper.questions)
     labels = {
         QuestionType.SINGLE: escape(_("single choice")),
         QuestionType.MULTIPLE: escape(_("multiple choice")),
@@ -207,20 +207,19 @@ def _paper_items(attempt: Attempt) -> list[str]:
     true_false = (("T", escape(_("True"))), ("F", escape(_("False"))))
     blank_label = _("Blank %(n)s")
     items = []
-    for position, (qid, order) in enumerate(zip(paper.questions, paper.orders, strict=True)):
-        q = shown[qid]
+    for position, (q, order) in enumerate(zip(shown, paper.orders, strict=True)):
         saved = attempt.answers.get(str(position), "")
         name = f"q{position}"
-        if q["qtype"] in (QuestionType.SINGLE, QuestionType.MULTIPLE):
-            kind = "radio" if q["qtype"] == QuestionType.SINGLE else "checkbox"
-            options = q["options"]
+        if q.qtype in (QuestionType.SINGLE, QuestionType.MULTIPLE):
+            kind = "radio" if q.qtype == QuestionType.SINGLE else "checkbox"
+            options = q.options
             controls = "\n".join(
                 f'<label class="option"><input type="{kind}" name="{name}" value="{letter}"'
                 f"{' checked' if letter in saved else ''}> <b>{letter}.</b> "
                 f"{escape(options[OPTION_LETTERS.index(original)])}</label>"
                 for letter, original in zip(OPTION_LETTERS, order, strict=False)
             )
-        elif q["qtype"] == QuestionType.TRUE_FALSE:
+        elif q.qtype == QuestionType.TRUE_FALSE:
             controls = "\n".join(
                 f'<label class="option"><input type="radio" name="{name}" value="{value}"'
                 f"{' checked' if saved == value else ''}> {text}</label>"
@@ -232,14 +231,14 @@ def _paper_items(attempt: Attempt) -> list[str]:
             controls = "\n".join(
                 f'<label class="blank">{escape(blank_label % {"n": i + 1})} <input type="text" name="{name}" '
                 f'value="{escape(values[i] if i < len(values) else "")}" maxlength="200" autocomplete="off"></label>'
-                for i in range(len(q["accepted"]))
+                for i in range(q.blanks)
             )
-        stem = escape(q["stem"].replace("\r\n", "\n").replace("\r", "\n")).replace("\n", "<br>")
+        stem = escape(q.stem.replace("\r\n", "\n").replace("\r", "\n")).replace("\n", "<br>")
         items.append(
             mark_safe(  # noqa: S308 - every value escaped above
                 f'<fieldset class="question" id="q-{position + 1}">\n'
                 f'<input type="hidden" name="positions" value="{position}">\n'
-                f'<legend><span class="qno">{position + 1}.</span> <span class="qtype">{labels[q["qtype"]]}</span></legend>\n'
+                f'<legend><span class="qno">{position + 1}.</span> <span class="qtype">{labels[q.qtype]}</span></legend>\n'
                 f'<p class="stem">{stem}</p>\n{controls}\n</fieldset>'
             )
         )
@@ -249,7 +248,7 @@ def _paper_items(attempt: Attempt) -> list[str]:
 @never_cache
 @require_GET
 def exam_paper(request, registration_id: int):
-    registration = _registration(request, registration_id)
+    registration = _registration(request, registration_id, with_attempt=True)
     attempt = _attempt(registration)
     if attempt is None:
         return redirect("contest_candidate_home")
@@ -340,7 +339,7 @@ def exam_state(request, registration_id: int):
 
 @require_POST
 def exam_submit(request, registration_id: int):
-    registration = _registration(request, registration_id)
+    registration = _registration(request, registration_id, with_attempt=True)
     attempt = _attempt(registration)
     if attempt is None:
         raise Http404
@@ -365,7 +364,7 @@ def exam_submit(request, registration_id: int):
 @never_cache
 @require_GET
 def exam_result(request, registration_id: int):
-    registration = _registration(request, registration_id)
+    registration = _registration(request, registration_id, with_attempt=True)
     attempt = _attempt(registration)
     if attempt is None or attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect("contest_candidate_home")
