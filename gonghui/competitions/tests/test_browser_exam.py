@@ -65,6 +65,7 @@ def test_a_worker_registers_practises_and_takes_the_preliminary_on_a_phone(world
     page.fill("#id_number", worker_id)
     page.fill("#phone", "13912345678")
     page.fill("#enterprise", "一汽集团")
+    page.select_option("#id_work_region", label="郊区")
     for checkbox in page.locator("input[name=consent]").all():
         checkbox.check()
     page.click("form button[type=submit].primary")
