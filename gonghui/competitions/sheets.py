@@ -102,6 +102,7 @@ def sheet_record(
     criteria: dict[str, Any] | None = None,
     replace: bool = False,
     actor: Any | None = None,
+    assignment: TradeJudge | None = None,
 ) -> JudgeScore:
     """Record one judge's sheet for one finalist (individual) or finalist team (team contest).
 
@@ -109,7 +110,15 @@ def sheet_record(
     scored within its points and the score is their sum (a `score` given too must equal it); without
     one, `score` is 0-100. A judge has one sheet per entry (database constraint): a second is refused
     unless `replace`, which overwrites it and audits the previous points. Audited either way.
+    With the judge's `assignment` (the judging pages), its row is locked first and a removed
+    assignment refuses: a sheet and `judge_unassign` of the same judge run one after the other, so a
+    judge is never removed with a sheet recorded.
     """
+    if (
+        assignment is not None
+        and TradeJudge.objects.select_for_update().filter(pk=assignment.pk).values_list("pk").first() is None
+    ):
+        raise ContestError(f"评委：{assignment.name} 已不是{assignment.trade.name}的评委")
     trade = _entry_trade(registration, team)
     judge = (judge or "").strip()
     if not judge:

@@ -82,6 +82,7 @@ def judging_sheet(request, trade_id: int, entry_id: int):
                 score=None if criteria else _score(score),
                 replace=True,
                 actor=request.user,
+                assignment=assignment,
             )
         except ContestError as exc:
             error = str(exc)

@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 
 from gonghui.accounts.models import Role, RoleKind, User
 from gonghui.audit.models import AuditEvent
-from gonghui.competitions.models import TradeJudge
-from gonghui.competitions.services import contest_setup_from_policy
+from gonghui.competitions.models import JudgeScore, TradeJudge
+from gonghui.competitions.services import ContestError, contest_setup_from_policy
 from gonghui.competitions.sheets import JudgeHasScores, judge_assign, judge_unassign, sheet_record
 
 from .test_sheets_documents import FULL, _finalists
@@ -184,3 +184,16 @@ def test_the_page_reads_the_same_number_of_queries_for_one_judge_or_many(client,
         judge_assign(trade=welder, user=_staff(f"judge{i}", world.suburb_fed), name=f"评委{i}")
     _staff("spare", world.suburb_town_union)
     assert queries() == one
+
+
+def test_a_sheet_from_the_judging_page_of_a_removed_judge_is_refused(world, welder, town_user):
+    # The judging page passes the judge's assignment: its row is locked before the sheet is written,
+    # so a removal that got there first (here: before) leaves the sheet refused, not recorded.
+    regs = _finalists(welder)
+    judge = judge_assign(trade=welder, user=town_user, name="评委甲", actor=world.district_user)
+    judge_unassign(assignment=judge, actor=world.district_user)
+    with pytest.raises(ContestError, match="评委：评委甲 已不是焊工的评委"):
+        sheet_record(
+            registration=regs[0], judge="评委甲", judge_user=town_user, criteria=FULL, assignment=judge
+        )
+    assert not JudgeScore.objects.exists()
