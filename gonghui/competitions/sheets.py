@@ -114,11 +114,12 @@ def sheet_record(
     assignment refuses: a sheet and `judge_unassign` of the same judge run one after the other, so a
     judge is never removed with a sheet recorded.
     """
-    if (
-        assignment is not None
-        and TradeJudge.objects.select_for_update().filter(pk=assignment.pk).values_list("pk").first() is None
-    ):
-        raise ContestError(f"评委：{assignment.name} 已不是{assignment.trade.name}的评委")
+    if assignment is not None:
+        # order_by("pk"), also in judge_unassign: the model's ordering joins the trade and the contest,
+        # and FOR UPDATE would lock their rows too (every other sheet of the contest would wait).
+        held = TradeJudge.objects.select_for_update().filter(pk=assignment.pk).order_by("pk")
+        if not held.values_list("pk").first():
+            raise ContestError(f"评委：{assignment.name} 已不是{assignment.trade.name}的评委")
     trade = _entry_trade(registration, team)
     judge = (judge or "").strip()
     if not judge:
@@ -256,7 +257,7 @@ def judge_unassign(*, assignment: TradeJudge, actor: Any | None = None) -> None:
     trade = assignment.trade
     if actor is not None and not _may_manage(actor, trade):
         raise ContestError("无权为该竞赛撤销评委")
-    locked = TradeJudge.objects.select_for_update().filter(pk=assignment.pk).first()
+    locked = TradeJudge.objects.select_for_update().filter(pk=assignment.pk).order_by("pk").first()
     if locked is None:
         raise ContestError(f"评委：{assignment.name} 已不是{trade.name}的评委")
     sheets = _judge_sheets(locked).count()

@@ -197,3 +197,28 @@ def test_a_sheet_from_the_judging_page_of_a_removed_judge_is_refused(world, weld
             registration=regs[0], judge="评委甲", judge_user=town_user, criteria=FULL, assignment=judge
         )
     assert not JudgeScore.objects.exists()
+
+
+def test_a_sheet_and_a_removal_lock_the_judges_row_alone(world, welder, town_user):
+    # The model's ordering (trade, then the trade's: contest) would join the trade and the contest
+    # into the locking SELECT, and FOR UPDATE would hold their rows too: every other judge's sheet in
+    # the contest, and any row written against the trade or contest, would wait for the sheet.
+    regs = _finalists(welder)
+    judge = judge_assign(trade=welder, user=town_user, name="评委甲", actor=world.district_user)
+    other = judge_assign(trade=welder, user=_staff("judge2", world.suburb_fed), name="评委乙")
+    with CaptureQueriesContext(connection) as ctx:
+        sheet_record(
+            registration=regs[0], judge="评委甲", judge_user=town_user, criteria=FULL, assignment=judge
+        )
+        judge_unassign(assignment=other, actor=world.district_user)
+    locks = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('SELECT "competitions_tradejudge"."id"')
+        and 'WHERE "competitions_tradejudge"."id" = ' in q["sql"]
+    ]
+    assert len(locks) == 2, locks
+    for sql in locks:
+        assert "JOIN" not in sql, sql
+        if connection.vendor == "postgresql":
+            assert sql.endswith("FOR UPDATE"), sql
