@@ -92,11 +92,13 @@ def attempt_start(
             )
         raise ExamError("预赛已经结束")
     # In the window: one transaction, no read before the insert (2,000 candidates start in the same
-    # minute). An existing attempt makes the insert do nothing and is what the read returns.
+    # minute). An existing attempt makes the insert do nothing and is what the read returns. The paper
+    # is read (or drawn, committed on its own) before: on SQLite a transaction that reads and then
+    # writes fails at once ("database is locked") if another write committed in between.
     limit = dt.timedelta(minutes=registration.trade.blueprint.time_limit_minutes)
     deadline = min(now + limit, contest.preliminary_closes)
+    paper = paper_generate(registration=registration, actor=actor)
     with transaction.atomic():
-        paper = paper_generate(registration=registration, actor=actor)
         Attempt.objects.bulk_create(
             [Attempt(registration=registration, paper=paper, started_at=now, deadline=deadline)],
             ignore_conflicts=True,

@@ -222,3 +222,26 @@ def test_concurrent_starts_give_one_attempt(world):
         t.join()
     assert errors == []
     assert set(Attempt.objects.get(pk=attempt.pk).answers) == {"0", "3"}
+
+
+def test_a_start_in_the_window_opens_its_transaction_with_the_insert(exam):
+    # On SQLite (WAL) a transaction that reads and then writes fails at once with "database is locked"
+    # when another connection committed a write in between (no busy wait), as every other candidate's
+    # start, save and session does in the first minute: the start's transaction writes first.
+    from django.test.utils import CaptureQueriesContext
+
+    from gonghui.competitions.papers import paper_generate
+
+    trade, (reg, other), now = exam
+    paper_generate(registration=reg)  # the usual case: papers are drawn beforehand
+    for registration in (reg, other):  # and without a paper: drawn in its own transaction first
+        with CaptureQueriesContext(connection) as ctx:
+            attempt_start(registration=registration, now=now)
+        sqls = [q["sql"] for q in ctx.captured_queries]
+        insert = next(
+            i
+            for i, sql in enumerate(sqls)
+            if sql.startswith("INSERT") and 'INTO "competitions_attempt"' in sql
+        )
+        assert sqls[insert - 1].startswith("SAVEPOINT"), sqls[: insert + 1]
+    assert Attempt.objects.count() == 2
