@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gonghui.orgs.models import Employer, OccupationGroup
 from gonghui.regions.models import Region
@@ -20,7 +21,7 @@ class Person(models.Model):
     kept beside them. Nothing here holds a plaintext ID number or phone.
     """
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "Name"), max_length=100)  # 姓名, not 名称
     id_number_cipher = models.TextField(_("ID number (encrypted)"), blank=True, editable=False)
     # null, not "", for no ID number: the unique constraint (Meta) must let many people lack one.
     id_number_hash = models.CharField(  # noqa: DJ001
