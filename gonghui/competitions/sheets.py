@@ -115,11 +115,7 @@ def sheet_record(
     judge is never removed with a sheet recorded.
     """
     if assignment is not None:
-        # order_by("pk"), also in judge_unassign: the model's ordering joins the trade and the contest,
-        # and FOR UPDATE would lock their rows too (every other sheet of the contest would wait).
-        held = TradeJudge.objects.select_for_update().filter(pk=assignment.pk).order_by("pk")
-        if not held.values_list("pk").first():
-            raise ContestError(f"评委：{assignment.name} 已不是{assignment.trade.name}的评委")
+        _assignment_locked(assignment)
     trade = _entry_trade(registration, team)
     judge = (judge or "").strip()
     if not judge:
@@ -247,6 +243,16 @@ def _judge_sheets(assignment: TradeJudge) -> QuerySet[JudgeScore]:
 
 
 @transaction.atomic
+def _assignment_locked(assignment: TradeJudge) -> TradeJudge:
+    """The assignment's row, locked FOR UPDATE; ContestError when the judge was removed meanwhile."""
+    # order_by("pk"): the model's ordering joins the trade and the contest, and FOR UPDATE would lock
+    # their rows too (every other sheet of the contest would wait).
+    locked = TradeJudge.objects.select_for_update().filter(pk=assignment.pk).order_by("pk").first()
+    if locked is None:
+        raise ContestError(f"评委：{assignment.name} 已不是{assignment.trade.name}的评委")
+    return locked
+
+
 def judge_unassign(*, assignment: TradeJudge, actor: Any | None = None) -> None:
     """Remove a judge from a trade, only while no sheet of theirs is recorded in it.
 
@@ -257,9 +263,7 @@ def judge_unassign(*, assignment: TradeJudge, actor: Any | None = None) -> None:
     trade = assignment.trade
     if actor is not None and not _may_manage(actor, trade):
         raise ContestError("无权为该竞赛撤销评委")
-    locked = TradeJudge.objects.select_for_update().filter(pk=assignment.pk).order_by("pk").first()
-    if locked is None:
-        raise ContestError(f"评委：{assignment.name} 已不是{trade.name}的评委")
+    locked = _assignment_locked(assignment)
     sheets = _judge_sheets(locked).count()
     if sheets:
         raise JudgeHasScores(f"评委：{locked.name} 已评分 {sheets} 份，不能撤销")

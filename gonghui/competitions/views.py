@@ -115,6 +115,18 @@ def _registration(request, registration_id: int, *, with_attempt: bool = False) 
     return found
 
 
+def hold_registrations(request, ids) -> None:
+    """Sign the candidate in to these registrations, beside those the session already holds.
+
+    A session from before gets a new key (no fixation); a new one gets its fresh key when first saved.
+    """
+    ids = list(ids)
+    held = [r for r in request.session.get(SESSION_KEY, []) if r not in ids]
+    if request.session.session_key:
+        request.session.cycle_key()
+    request.session[SESSION_KEY] = [*held, *ids]
+
+
 def _attempt(registration: Registration) -> Attempt | None:
     if Registration.attempt.is_cached(registration):  # read along by _registration(with_attempt=True)
         return getattr(registration, "attempt", None)
@@ -136,11 +148,7 @@ def candidate_login(request):
                 cache.set(limit_key, cache.get(limit_key, 0) + 1, LOGIN_WINDOW)
                 error = _("The admission ticket number or ID number is not right.")
             else:
-                held = [r for r in request.session.get(SESSION_KEY, []) if r != registration.pk]
-                if request.session.session_key:  # a session from before: a new key (no fixation)
-                    request.session.cycle_key()
-                # else the session is new: it gets a fresh key when it is first saved, below
-                request.session[SESSION_KEY] = [*held, registration.pk]
+                hold_registrations(request, [registration.pk])
                 audit_record(actor=None, action="contest.candidate_login", target=registration)
                 return redirect("contest_candidate_home")
     return render(
@@ -515,9 +523,7 @@ def contest_register(request, code: str):
             except ValueError as exc:  # ContestError, the people errors (ID number, phone), ConsentError
                 error = str(exc)
             else:
-                request.session.cycle_key()
-                held = [r for r in request.session.get(SESSION_KEY, []) if r != registration.pk]
-                request.session[SESSION_KEY] = [*held, registration.pk]
+                hold_registrations(request, [registration.pk])
                 return render(request, "competitions/registered.html", {"registration": registration})
     return render(
         request,

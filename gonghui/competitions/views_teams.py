@@ -31,7 +31,7 @@ from .models import Contest, Trade
 from .services import CONSENT_PURPOSE, ContestError, policy_of
 from .sheets import trade_criteria
 from .teams import MemberSpec, team_apply
-from .views import SESSION_KEY, _client_ip, registration_counted, registrations_exhausted
+from .views import _client_ip, hold_registrations, registration_counted, registrations_exhausted
 
 
 def _team_sizes(contest: Contest) -> tuple[int, int]:
@@ -93,11 +93,7 @@ def team_register_page(request, code: str):
                 error = str(exc)
             else:
                 registrations = list(team.members.select_related("person").order_by("-team_leader", "id"))
-                request.session.cycle_key()
-                held = [
-                    r for r in request.session.get(SESSION_KEY, []) if r not in {x.pk for x in registrations}
-                ]
-                request.session[SESSION_KEY] = [*held, *(r.pk for r in registrations)]
+                hold_registrations(request, [r.pk for r in registrations])
                 return render(
                     request,
                     "competitions/teams/registered.html",
